@@ -1,0 +1,128 @@
+package dev.hrda.backend;
+
+import dev.hrda.tensor.Device;
+import dev.hrda.tensor.Tensor;
+import org.bytedeco.javacpp.Pointer;
+
+import java.util.List;
+
+/**
+ * Every op the engine needs, on one device. {@link CpuBackend} (libhrda_cpu + OpenBLAS) is the
+ * reference and the default without a GPU; {@link CudaBackend} (libhrda_cuda + cuBLAS/cuDNN) is
+ * the fast path. Both are checked against each other by the gpu-tagged tests.
+ *
+ * Sizes are passed explicitly, as the native ABI takes them: shape logic lives one layer up, in
+ * {@link dev.hrda.autograd.F}. Backward methods take {@code acc}: false overwrites the input
+ * gradient, true adds to it. Parameter gradients are always accumulated.
+ */
+public interface Backend extends AutoCloseable {
+    Device device();
+
+    /** One line: backend, device name, memory, library versions. */
+    String describe();
+
+    // ---- memory ----
+    long malloc(long bytes);
+
+    void free(long address, long bytes);
+
+    /** Host memory p (dst.bytes() bytes) -> dst. */
+    void copyFromHost(Tensor dst, Pointer p);
+
+    /** src -> host memory p (src.bytes() bytes). */
+    void copyToHost(Tensor src, Pointer p);
+
+    /** Same-device copy of src.bytes() bytes. */
+    void copy(Tensor src, Tensor dst);
+
+    /** Waits for all queued work (no-op on the CPU). */
+    void synchronize();
+
+    // ---- elementwise (elementwise.h) ----
+    void fill(Tensor y, double value);
+
+    /** out = alpha*x + beta*y; y may be null. */
+    void axpby(double alpha, Tensor x, double beta, Tensor y, Tensor out);
+
+    void mul(Tensor a, Tensor b, Tensor out, boolean acc);
+
+    void addBias(Tensor y, Tensor bias, long outer, long c, long inner);
+
+    void channelSum(Tensor x, Tensor out, long outer, long c, long inner, boolean acc);
+
+    /** out (one element) = sum of x. */
+    void sum(Tensor x, Tensor out);
+
+    void activation(Activation kind, Tensor x, Tensor y);
+
+    void activationBackward(Activation kind, Tensor x, Tensor y, Tensor dy, Tensor dx, boolean acc);
+
+    void dropout(Tensor x, Tensor y, long group, float p, long seed, boolean acc);
+
+    /** Converts between dtypes (same number of elements). */
+    void convert(Tensor x, Tensor y);
+
+    // ---- data movement (copy.h) ----
+    void copyBox(Tensor src, Tensor dst, Box box, boolean acc);
+
+    /** y[b, c, r] (+)= x[b, r, c]. */
+    void transpose(Tensor x, Tensor y, long batch, long rows, long cols, boolean acc);
+
+    // ---- resize (resize.h) ----
+    void resizeBilinear(Tensor x, Tensor y, long nc, long hi, long wi, long ho, long wo, float scaleH, float scaleW);
+
+    void resizeBilinearBackward(Tensor dy, Tensor dx, long nc, long hi, long wi, long ho, long wo,
+                                float scaleH, float scaleW, boolean acc);
+
+    void resizeNearest(Tensor x, Tensor y, long nc, long hi, long wi, long ho, long wo, float scaleH, float scaleW);
+
+    // ---- normalisation (norm.h) ----
+    void layerNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd,
+                   long rows, long cols, float eps);
+
+    void layerNormBackward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy,
+                           Tensor dx, Tensor dgamma, Tensor dbeta, long rows, long cols, boolean acc);
+
+    void batchNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
+                   Tensor saveMean, Tensor saveRstd, long n, long c, long hw, float eps, float momentum, boolean training);
+
+    void batchNormBackward(Tensor x, Tensor gamma, Tensor saveMean, Tensor saveRstd, Tensor dy,
+                           Tensor dx, Tensor dgamma, Tensor dbeta, long n, long c, long hw, boolean acc);
+
+    // ---- softmax and loss (softmax.h) ----
+    void softmax(Tensor x, Tensor y, long outer, long c, long inner);
+
+    void softmaxBackward(Tensor y, Tensor dy, Tensor dx, long outer, long c, long inner, boolean acc);
+
+    /** Per-pixel loss; labels int32 [n, hw]; weight may be null. Throws on labels out of range. */
+    void crossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, Tensor loss, long n, long c, long hw);
+
+    void crossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, double gradScale,
+                              Tensor dlogits, long n, long c, long hw, boolean acc);
+
+    // ---- GEMM and convolution ----
+    /**
+     * Row-major batched GEMM: for i < batch, C_i = alpha * op(A_i) op(B_i) + beta * C_i with
+     * op(A_i) [m, k], op(B_i) [k, n]; X_i starts at element offX + i * strideX.
+     */
+    void gemm(boolean transA, boolean transB, int batch, int m, int n, int k, double alpha,
+              Tensor a, long offA, long strideA, Tensor b, long offB, long strideB,
+              double beta, Tensor c, long offC, long strideC);
+
+    /** y = conv(x, w) + bias (bias may be null). */
+    void conv2d(ConvSpec s, Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    void conv2dBackwardData(ConvSpec s, Tensor dy, Tensor w, Tensor dx, boolean acc);
+
+    /** dw += ..., dbias += ... (dbias may be null). */
+    void conv2dBackwardWeight(ConvSpec s, Tensor x, Tensor dy, Tensor dw, Tensor dbias);
+
+    // ---- optimizer (optim.h) ----
+    void adamw(List<Tensor> params, List<Tensor> grads, List<Tensor> expAvg, List<Tensor> expAvgSq,
+               float[] lr, float[] weightDecay, float beta1, float beta2, float eps, long step);
+
+    void ema(List<Tensor> ema, List<Tensor> params, float alpha);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,364 @@
+package dev.hrda.backend;
+
+import dev.hrda.kernels.CpuKernels;
+import dev.hrda.kernels.NativeException;
+import dev.hrda.kernels.Ptr;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Device;
+import dev.hrda.tensor.Tensor;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+
+import java.util.List;
+
+import static dev.hrda.kernels.CpuKernels.*;
+
+/**
+ * The reference backend: libhrda_cpu (C++/OpenMP) for every op, OpenBLAS for GEMM, convolution
+ * as im2col + GEMM (depthwise: direct kernel). Computes in f32 and f64.
+ */
+public final class CpuBackend implements Backend {
+    private static final int ROW_MAJOR = openblas_nolapack.CblasRowMajor;
+    private static final int NO_TRANS = openblas_nolapack.CblasNoTrans;
+    private static final int TRANS = openblas_nolapack.CblasTrans;
+
+    public CpuBackend() {
+        Loader.load(CpuKernels.class);
+        Loader.load(openblas_nolapack.class);
+    }
+
+    @Override public Device device() { return Device.CPU; }
+
+    @Override
+    public String describe() {
+        return "cpu: " + hrda_cpu_version().getString() + ", " + hrda_cpu_num_threads() + " threads, GEMM: OpenBLAS (bytedeco openblas_nolapack)";
+    }
+
+    static void check(int rc, String op) {
+        if (rc != 0) throw new NativeException(op, rc, hrda_cpu_last_error().getString());
+    }
+
+    private static int acc(boolean a) { return a ? 1 : 0; }
+
+    private static long addr(Tensor t) { return t == null ? 0L : t.address(); }
+
+    private static int dt(Tensor t) { return t.dtype().code; }
+
+    // ---- memory ----
+    @Override
+    public long malloc(long bytes) {
+        long p = hrda_cpu_alloc(Math.max(bytes, 1));
+        if (p == 0) throw new OutOfMemoryError("cpu: cannot allocate " + bytes + " bytes of native memory");
+        return p;
+    }
+
+    @Override public void free(long address, long bytes) { hrda_cpu_free(address); }
+
+    @Override
+    public void copyFromHost(Tensor dst, Pointer p) {
+        check(hrda_cpu_memcpy(dst.address(), p.address(), dst.bytes()), "copyFromHost");
+    }
+
+    @Override
+    public void copyToHost(Tensor src, Pointer p) {
+        check(hrda_cpu_memcpy(p.address(), src.address(), src.bytes()), "copyToHost");
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        if (src.bytes() != dst.bytes()) throw new IllegalArgumentException("copy " + src.describe() + " -> " + dst.describe());
+        check(hrda_cpu_memcpy(dst.address(), src.address(), src.bytes()), "copy");
+    }
+
+    @Override public void synchronize() {}
+
+    // ---- elementwise ----
+    @Override public void fill(Tensor y, double value) { check(hrda_cpu_fill(dt(y), y.numel(), value, addr(y)), "fill"); }
+
+    @Override
+    public void axpby(double alpha, Tensor x, double beta, Tensor y, Tensor out) {
+        check(hrda_cpu_axpby(dt(out), out.numel(), alpha, addr(x), beta, addr(y), addr(out)), "axpby");
+    }
+
+    @Override
+    public void mul(Tensor a, Tensor b, Tensor out, boolean acc) {
+        check(hrda_cpu_mul(dt(out), out.numel(), addr(a), addr(b), addr(out), acc(acc)), "mul");
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor bias, long outer, long c, long inner) {
+        check(hrda_cpu_add_bias(dt(y), outer, c, inner, addr(y), addr(bias)), "add_bias");
+    }
+
+    @Override
+    public void channelSum(Tensor x, Tensor out, long outer, long c, long inner, boolean acc) {
+        check(hrda_cpu_channel_sum(dt(x), outer, c, inner, addr(x), addr(out), acc(acc)), "channel_sum");
+    }
+
+    @Override public void sum(Tensor x, Tensor out) { check(hrda_cpu_sum(dt(x), x.numel(), addr(x), addr(out)), "sum"); }
+
+    @Override
+    public void activation(Activation kind, Tensor x, Tensor y) {
+        check(hrda_cpu_activation_forward(dt(x), kind.code, x.numel(), addr(x), addr(y)), "activation_forward");
+    }
+
+    @Override
+    public void activationBackward(Activation kind, Tensor x, Tensor y, Tensor dy, Tensor dx, boolean acc) {
+        check(hrda_cpu_activation_backward(dt(dy), kind.code, dy.numel(), addr(x), addr(y), addr(dy), addr(dx), acc(acc)),
+              "activation_backward");
+    }
+
+    @Override
+    public void dropout(Tensor x, Tensor y, long group, float p, long seed, boolean acc) {
+        check(hrda_cpu_dropout(dt(x), x.numel(), group, p, seed, addr(x), addr(y), acc(acc)), "dropout");
+    }
+
+    @Override
+    public void convert(Tensor x, Tensor y) {
+        if (x.numel() != y.numel()) throw new IllegalArgumentException("convert " + x.describe() + " -> " + y.describe());
+        check(hrda_cpu_convert(dt(x), dt(y), x.numel(), addr(x), addr(y)), "convert");
+    }
+
+    // ---- data movement ----
+    @Override
+    public void copyBox(Tensor src, Tensor dst, Box b, boolean acc) {
+        check(hrda_cpu_copy_box(dt(src), b.n(), addr(src), b.srcC(), b.srcH(), b.srcW(), b.cs(), b.hs(), b.ws(),
+                                addr(dst), b.dstC(), b.dstH(), b.dstW(), b.cd(), b.hd(), b.wd(),
+                                b.sizeC(), b.sizeH(), b.sizeW(), acc(acc)), "copy_box");
+    }
+
+    @Override
+    public void transpose(Tensor x, Tensor y, long batch, long rows, long cols, boolean acc) {
+        check(hrda_cpu_transpose(dt(x), batch, rows, cols, addr(x), addr(y), acc(acc)), "transpose");
+    }
+
+    // ---- resize ----
+    @Override
+    public void resizeBilinear(Tensor x, Tensor y, long nc, long hi, long wi, long ho, long wo, float sh, float sw) {
+        check(hrda_cpu_resize_bilinear_forward(dt(x), nc, hi, wi, ho, wo, sh, sw, addr(x), addr(y)), "resize_bilinear_forward");
+    }
+
+    @Override
+    public void resizeBilinearBackward(Tensor dy, Tensor dx, long nc, long hi, long wi, long ho, long wo,
+                                       float sh, float sw, boolean acc) {
+        check(hrda_cpu_resize_bilinear_backward(dt(dy), nc, hi, wi, ho, wo, sh, sw, addr(dy), addr(dx), acc(acc)),
+              "resize_bilinear_backward");
+    }
+
+    @Override
+    public void resizeNearest(Tensor x, Tensor y, long nc, long hi, long wi, long ho, long wo, float sh, float sw) {
+        check(hrda_cpu_resize_nearest(dt(x), nc, hi, wi, ho, wo, sh, sw, addr(x), addr(y)), "resize_nearest");
+    }
+
+    // ---- normalisation ----
+    @Override
+    public void layerNorm(Tensor x, Tensor g, Tensor b, Tensor y, Tensor mean, Tensor rstd, long rows, long cols, float eps) {
+        check(hrda_cpu_layernorm_forward(dt(x), rows, cols, eps, addr(x), addr(g), addr(b), addr(y), addr(mean), addr(rstd)),
+              "layernorm_forward");
+    }
+
+    @Override
+    public void layerNormBackward(Tensor x, Tensor g, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dg, Tensor db,
+                                  long rows, long cols, boolean acc) {
+        check(hrda_cpu_layernorm_backward(dt(x), rows, cols, addr(x), addr(g), addr(mean), addr(rstd), addr(dy),
+                                          addr(dx), addr(dg), addr(db), acc(acc)), "layernorm_backward");
+    }
+
+    @Override
+    public void batchNorm(Tensor x, Tensor g, Tensor b, Tensor y, Tensor rm, Tensor rv, Tensor sm, Tensor sr,
+                          long n, long c, long hw, float eps, float momentum, boolean training) {
+        check(hrda_cpu_batchnorm_forward(dt(x), n, c, hw, eps, momentum, training ? 1 : 0, addr(x), addr(g), addr(b), addr(y),
+                                         addr(rm), addr(rv), addr(sm), addr(sr)), "batchnorm_forward");
+    }
+
+    @Override
+    public void batchNormBackward(Tensor x, Tensor g, Tensor sm, Tensor sr, Tensor dy, Tensor dx, Tensor dg, Tensor db,
+                                  long n, long c, long hw, boolean acc) {
+        check(hrda_cpu_batchnorm_backward(dt(x), n, c, hw, addr(x), addr(g), addr(sm), addr(sr), addr(dy), addr(dx),
+                                          addr(dg), addr(db), acc(acc)), "batchnorm_backward");
+    }
+
+    // ---- softmax and loss ----
+    @Override
+    public void softmax(Tensor x, Tensor y, long outer, long c, long inner) {
+        check(hrda_cpu_softmax_forward(dt(x), outer, c, inner, addr(x), addr(y)), "softmax_forward");
+    }
+
+    @Override
+    public void softmaxBackward(Tensor y, Tensor dy, Tensor dx, long outer, long c, long inner, boolean acc) {
+        check(hrda_cpu_softmax_backward(dt(y), outer, c, inner, addr(y), addr(dy), addr(dx), acc(acc)), "softmax_backward");
+    }
+
+    @Override
+    public void crossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignore, Tensor loss, long n, long c, long hw) {
+        check(hrda_cpu_cross_entropy_forward(dt(logits), n, c, hw, addr(logits), addr(labels), addr(weight), ignore,
+                                             addr(loss), 0L), "cross_entropy_forward");
+    }
+
+    @Override
+    public void crossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignore, double gradScale,
+                                     Tensor dlogits, long n, long c, long hw, boolean acc) {
+        check(hrda_cpu_cross_entropy_backward(dt(logits), n, c, hw, addr(logits), addr(labels), addr(weight), ignore,
+                                              gradScale, addr(dlogits), acc(acc)), "cross_entropy_backward");
+    }
+
+    // ---- GEMM ----
+    @Override
+    public void gemm(boolean ta, boolean tb, int batch, int m, int n, int k, double alpha,
+                     Tensor a, long offA, long strideA, Tensor b, long offB, long strideB,
+                     double beta, Tensor c, long offC, long strideC) {
+        DType d = c.dtype();
+        if (a.dtype() != d || b.dtype() != d) throw new IllegalArgumentException("gemm dtypes differ: " + a + ", " + b + ", " + c);
+        int lda = ta ? m : k, ldb = tb ? k : n, es = d.bytes;
+        for (int i = 0; i < batch; i++) {
+            long pa = a.address() + (offA + i * strideA) * es, pb = b.address() + (offB + i * strideB) * es;
+            long pc = c.address() + (offC + i * strideC) * es;
+            if (d == DType.F32) {
+                openblas_nolapack.cblas_sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, (float) alpha,
+                                     Ptr.f32(pa), lda, Ptr.f32(pb), ldb, (float) beta, Ptr.f32(pc), n);
+            } else if (d == DType.F64) {
+                openblas_nolapack.cblas_dgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, alpha,
+                                     Ptr.f64(pa), lda, Ptr.f64(pb), ldb, beta, Ptr.f64(pc), n);
+            } else {
+                throw new UnsupportedOperationException("cpu gemm supports f32 and f64, not " + d);
+            }
+        }
+    }
+
+    // ---- convolution: im2col + GEMM per image and group ----
+    private static boolean pointwise(ConvSpec s) {
+        return s.kh() == 1 && s.kw() == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padH() == 0 && s.padW() == 0;
+    }
+
+    private Tensor colBuffer(ConvSpec s, DType d) {
+        int cg = s.c() / s.groups();
+        return Tensor.empty(this, d, cg * s.kh() * s.kw(), s.outH() * s.outW());
+    }
+
+    private void im2col(ConvSpec s, Tensor x, long xOff, Tensor col) {
+        int cg = s.c() / s.groups();
+        check(hrda_cpu_im2col(dt(x), cg, s.h(), s.w(), s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW(),
+                              s.dilH(), s.dilW(), s.outH(), s.outW(), x.address() + xOff * x.dtype().bytes, col.address()),
+              "im2col");
+    }
+
+    @Override
+    public void conv2d(ConvSpec s, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        if (s.depthwise()) {
+            check(hrda_cpu_dwconv_forward(dt(x), s.n(), s.c(), s.h(), s.w(), s.kh(), s.kw(), s.strideH(), s.strideW(),
+                                          s.padH(), s.padW(), s.dilH(), s.dilW(), s.outH(), s.outW(),
+                                          addr(x), addr(w), addr(bias), addr(y)), "dwconv_forward");
+            return;
+        }
+        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
+        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
+        try (Tensor col = pointwise(s) ? null : colBuffer(s, x.dtype())) {
+            for (int n = 0; n < s.n(); n++) {
+                for (int gi = 0; gi < g; gi++) {
+                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
+                    Tensor bMat = x;
+                    long bOff = xOff;
+                    if (col != null) {
+                        im2col(s, x, xOff, col);
+                        bMat = col;
+                        bOff = 0;
+                    }
+                    gemm(false, false, 1, kg, hw, ckk, 1.0, w, (long) gi * kg * ckk, 0, bMat, bOff, 0,
+                         0.0, y, n * outImg + (long) gi * kg * hw, 0);
+                }
+            }
+        }
+        if (bias != null) addBias(y, bias, s.n(), s.k(), hw);
+    }
+
+    @Override
+    public void conv2dBackwardData(ConvSpec s, Tensor dy, Tensor w, Tensor dx, boolean acc) {
+        if (s.depthwise()) {
+            check(hrda_cpu_dwconv_backward_data(dt(dy), s.n(), s.c(), s.h(), s.w(), s.kh(), s.kw(), s.strideH(), s.strideW(),
+                                                s.padH(), s.padW(), s.dilH(), s.dilW(), s.outH(), s.outW(),
+                                                addr(dy), addr(w), addr(dx), acc(acc)), "dwconv_backward_data");
+            return;
+        }
+        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
+        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
+        try (Tensor col = pointwise(s) ? null : colBuffer(s, dy.dtype())) {
+            for (int n = 0; n < s.n(); n++) {
+                for (int gi = 0; gi < g; gi++) {
+                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
+                    if (col == null) {  // 1x1: dx_g (+)= W_g^T dy_g directly
+                        gemm(true, false, 1, ckk, hw, kg, 1.0, w, (long) gi * kg * ckk, 0, dy, n * outImg + (long) gi * kg * hw, 0,
+                             acc ? 1.0 : 0.0, dx, xOff, 0);
+                    } else {
+                        gemm(true, false, 1, ckk, hw, kg, 1.0, w, (long) gi * kg * ckk, 0, dy, n * outImg + (long) gi * kg * hw, 0,
+                             0.0, col, 0, 0);
+                        check(hrda_cpu_col2im(dt(dy), cg, s.h(), s.w(), s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(),
+                                              s.strideW(), s.dilH(), s.dilW(), s.outH(), s.outW(), col.address(),
+                                              dx.address() + xOff * dx.dtype().bytes, acc(acc)), "col2im");
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void conv2dBackwardWeight(ConvSpec s, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
+        if (s.depthwise()) {
+            check(hrda_cpu_dwconv_backward_weight(dt(x), s.n(), s.c(), s.h(), s.w(), s.kh(), s.kw(), s.strideH(), s.strideW(),
+                                                  s.padH(), s.padW(), s.dilH(), s.dilW(), s.outH(), s.outW(),
+                                                  addr(x), addr(dy), addr(dw), addr(dbias)), "dwconv_backward_weight");
+            return;
+        }
+        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
+        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
+        try (Tensor col = pointwise(s) ? null : colBuffer(s, x.dtype())) {
+            for (int n = 0; n < s.n(); n++) {
+                for (int gi = 0; gi < g; gi++) {
+                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
+                    Tensor bMat = x;
+                    long bOff = xOff;
+                    if (col != null) {
+                        im2col(s, x, xOff, col);
+                        bMat = col;
+                        bOff = 0;
+                    }
+                    // dW_g [kg, ckk] += dy_g [kg, hw] * col^T [hw, ckk]
+                    gemm(false, true, 1, kg, ckk, hw, 1.0, dy, n * outImg + (long) gi * kg * hw, 0, bMat, bOff, 0,
+                         1.0, dw, (long) gi * kg * ckk, 0);
+                }
+            }
+        }
+        if (dbias != null) channelSum(dy, dbias, s.n(), s.k(), hw, true);
+    }
+
+    // ---- optimizer ----
+    @Override
+    public void adamw(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v,
+                      float[] lr, float[] wd, float beta1, float beta2, float eps, long step) {
+        int n = params.size();
+        if (n == 0) return;
+        check(hrda_cpu_adamw_step(dt(params.get(0)), n, addresses(params), addresses(grads), addresses(m), addresses(v),
+                                  sizes(params), lr, wd, beta1, beta2, eps, step), "adamw_step");
+    }
+
+    @Override
+    public void ema(List<Tensor> ema, List<Tensor> params, float alpha) {
+        if (params.isEmpty()) return;
+        check(hrda_cpu_ema_update(dt(params.get(0)), params.size(), addresses(ema), addresses(params), sizes(params), alpha),
+              "ema_update");
+    }
+
+    static long[] addresses(List<Tensor> ts) {
+        long[] a = new long[ts.size()];
+        for (int i = 0; i < a.length; i++) a[i] = ts.get(i).address();
+        return a;
+    }
+
+    static long[] sizes(List<Tensor> ts) {
+        long[] a = new long[ts.size()];
+        for (int i = 0; i < a.length; i++) a[i] = ts.get(i).numel();
+        return a;
+    }
+
+    @Override public void close() {}
+}

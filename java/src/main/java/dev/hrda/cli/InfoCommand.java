@@ -1,0 +1,61 @@
+package dev.hrda.cli;
+
+import dev.hrda.Version;
+import dev.hrda.backend.Backend;
+import dev.hrda.backend.Backends;
+import dev.hrda.backend.CpuBackend;
+import dev.hrda.kernels.CudaRuntime;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code hrda info}: version, backend, device, CUDA/cuDNN versions, which native libraries load. */
+final class InfoCommand implements Command {
+    @Override public String name() { return "info"; }
+
+    @Override public String summary() { return "version, backend and device, native libraries"; }
+
+    @Override
+    public int run(String[] args) throws Exception {
+        Options opts = new Options()
+                .addOption(Option.builder().longOpt("device").hasArg().argName("cpu|cuda|auto").desc("backend (default auto)").build())
+                .addOption(Option.builder("h").longOpt("help").desc("this help").build());
+        CommandLine cl = new DefaultParser().parse(opts, args);
+        if (cl.hasOption("help")) {
+            new HelpFormatter().printHelp("hrda info", opts);
+            return 0;
+        }
+        String device = cl.getOptionValue("device", "auto");
+        System.out.println("hrda-java " + Version.VERSION + " (Java " + Runtime.version() + ", " + System.getProperty("os.arch") + ")");
+
+        String cpuStatus;
+        try (Backend cpu = new CpuBackend()) {
+            cpuStatus = "loaded  " + cpu.describe();
+        } catch (Throwable t) {
+            cpuStatus = "FAILED  " + t;
+        }
+        System.out.println("native  libhrda_cpu : " + cpuStatus);
+
+        CudaRuntime.Probe p = CudaRuntime.probe();
+        System.out.println("native  libhrda_cuda: " + (p.buildInfo().isEmpty() ? "not loaded" : "loaded  build " + p.buildInfo()));
+        System.out.println("cuda    runtime " + CudaRuntime.version(p.runtimeVersion()) + ", driver "
+                           + CudaRuntime.version(p.driverVersion()) + ", devices " + p.deviceCount()
+                           + (p.usable() ? "" : "  (" + p.reason() + ")"));
+        if (p.usable()) {
+            for (int i = 0; i < p.deviceCount(); i++) {
+                CudaRuntime.DeviceInfo d = CudaRuntime.deviceInfo(i);
+                System.out.printf("device  %d: %s, %.1f GiB, sm_%d%d, %d SMs%n", i, d.name(), d.totalMemory() / (double) (1L << 30),
+                                  d.ccMajor(), d.ccMinor(), d.smCount());
+            }
+        }
+        try (Backend b = Backends.create(device)) {
+            System.out.println("backend " + b.describe());
+        } catch (IllegalStateException e) {
+            System.out.println("backend unavailable: " + e.getMessage());
+            return 1;
+        }
+        return 0;
+    }
+}

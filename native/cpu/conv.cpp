@@ -1,0 +1,149 @@
+// im2col/col2im for GEMM-based convolution, and direct depthwise convolution (CPU reference).
+#include "cpu_common.hpp"
+#include <vector>
+
+using namespace hrda_cpu;
+
+#define CONV_CHECKS(name)                                                                           \
+  HRDA_CHECK(C > 0 && H > 0 && W > 0 && KH > 0 && KW > 0 && Ho > 0 && Wo > 0,                      \
+             name ": sizes must be positive (C %ld, H %ld, W %ld, K %ldx%ld, out %ldx%ld)", C, H, W, KH, KW, Ho, Wo); \
+  HRDA_CHECK(sh > 0 && sw > 0 && dh > 0 && dw > 0 && ph >= 0 && pw >= 0,                           \
+             name ": stride %ldx%ld, dilation %ldx%ld must be positive, padding %ldx%ld non-negative", sh, sw, dh, dw, ph, pw); \
+  HRDA_CHECK(Ho == (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1 && Wo == (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1, \
+             name ": output %ldx%ld does not match input %ldx%ld with this kernel/stride/padding/dilation", Ho, Wo, H, W)
+
+extern "C" {
+
+int hrda_cpu_im2col(int dtype, long C, long H, long W, long KH, long KW, long ph, long pw,
+                    long sh, long sw, long dh, long dw, long Ho, long Wo, const void* x, void* col) {
+  CONV_CHECKS("im2col"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* in = (const T*)x; T* out = (T*)col;
+    _Pragma("omp parallel for collapse(3) schedule(static)")
+    for (long c = 0; c < C; c++)
+      for (long kh = 0; kh < KH; kh++)
+        for (long kw = 0; kw < KW; kw++) {
+          T* row = out + ((c * KH + kh) * KW + kw) * Ho * Wo;
+          for (long oh = 0; oh < Ho; oh++) {
+            const long ih = oh * sh - ph + kh * dh;
+            for (long ow = 0; ow < Wo; ow++) {
+              const long iw = ow * sw - pw + kw * dw;
+              row[oh * Wo + ow] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? in[(c * H + ih) * W + iw] : (T)0;
+            }
+          }
+        })
+  return HRDA_OK;
+}
+
+int hrda_cpu_col2im(int dtype, long C, long H, long W, long KH, long KW, long ph, long pw,
+                    long sh, long sw, long dh, long dw, long Ho, long Wo, const void* col, void* x, int accumulate) {
+  CONV_CHECKS("col2im"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* in = (const T*)col; T* out = (T*)x;
+    // One channel per thread: the kernel taps of a channel only write that channel.
+    _Pragma("omp parallel for schedule(static)")
+    for (long c = 0; c < C; c++) {
+      T* xc = out + c * H * W;
+      if (!accumulate) std::fill(xc, xc + H * W, (T)0);
+      for (long kh = 0; kh < KH; kh++)
+        for (long kw = 0; kw < KW; kw++) {
+          const T* row = in + ((c * KH + kh) * KW + kw) * Ho * Wo;
+          for (long oh = 0; oh < Ho; oh++) {
+            const long ih = oh * sh - ph + kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (long ow = 0; ow < Wo; ow++) {
+              const long iw = ow * sw - pw + kw * dw;
+              if (iw >= 0 && iw < W) xc[ih * W + iw] += row[oh * Wo + ow];
+            }
+          }
+        }
+    })
+  return HRDA_OK;
+}
+
+int hrda_cpu_dwconv_forward(int dtype, long N, long C, long H, long W, long KH, long KW,
+                            long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo,
+                            const void* x, const void* w, const void* bias, void* y) {
+  CONV_CHECKS("dwconv_forward"); HRDA_CHECK(N >= 0, "dwconv_forward: N %ld", N);
+  HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(y);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* b = (const T*)bias;
+    _Pragma("omp parallel for collapse(2) schedule(static)")
+    for (long n = 0; n < N; n++)
+      for (long c = 0; c < C; c++) {
+        const T* xc = (const T*)x + (n * C + c) * H * W; const T* wc = (const T*)w + c * KH * KW;
+        T* yc = (T*)y + (n * C + c) * Ho * Wo;
+        for (long oh = 0; oh < Ho; oh++)
+          for (long ow = 0; ow < Wo; ow++) {
+            double s = b ? (double)b[c] : 0.0;
+            for (long kh = 0; kh < KH; kh++) {
+              const long ih = oh * sh - ph + kh * dh;
+              if (ih < 0 || ih >= H) continue;
+              for (long kw = 0; kw < KW; kw++) {
+                const long iw = ow * sw - pw + kw * dw;
+                if (iw >= 0 && iw < W) s += (double)xc[ih * W + iw] * wc[kh * KW + kw];
+              }
+            }
+            yc[oh * Wo + ow] = (T)s;
+          }
+      })
+  return HRDA_OK;
+}
+
+int hrda_cpu_dwconv_backward_data(int dtype, long N, long C, long H, long W, long KH, long KW,
+                                  long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo,
+                                  const void* dy, const void* w, void* dx, int accumulate) {
+  CONV_CHECKS("dwconv_backward_data"); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(dx);
+  HRDA_DISPATCH_FLOAT(dtype,
+    _Pragma("omp parallel for collapse(2) schedule(static)")
+    for (long n = 0; n < N; n++)
+      for (long c = 0; c < C; c++) {
+        const T* gc = (const T*)dy + (n * C + c) * Ho * Wo; const T* wc = (const T*)w + c * KH * KW;
+        T* dc = (T*)dx + (n * C + c) * H * W;
+        if (!accumulate) std::fill(dc, dc + H * W, (T)0);
+        for (long oh = 0; oh < Ho; oh++)
+          for (long kh = 0; kh < KH; kh++) {
+            const long ih = oh * sh - ph + kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (long ow = 0; ow < Wo; ow++) {
+              const T g = gc[oh * Wo + ow];
+              for (long kw = 0; kw < KW; kw++) {
+                const long iw = ow * sw - pw + kw * dw;
+                if (iw >= 0 && iw < W) dc[ih * W + iw] += g * wc[kh * KW + kw];
+              }
+            }
+          }
+      })
+  return HRDA_OK;
+}
+
+int hrda_cpu_dwconv_backward_weight(int dtype, long N, long C, long H, long W, long KH, long KW,
+                                    long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo,
+                                    const void* x, const void* dy, void* dweight, void* dbias) {
+  CONV_CHECKS("dwconv_backward_weight"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(dweight);
+  HRDA_DISPATCH_FLOAT(dtype,
+    _Pragma("omp parallel for schedule(static)")
+    for (long c = 0; c < C; c++) {
+      std::vector<double> acc((size_t)(KH * KW), 0.0); double accb = 0;
+      for (long n = 0; n < N; n++) {
+        const T* xc = (const T*)x + (n * C + c) * H * W; const T* gc = (const T*)dy + (n * C + c) * Ho * Wo;
+        for (long oh = 0; oh < Ho; oh++)
+          for (long ow = 0; ow < Wo; ow++) {
+            const double g = gc[oh * Wo + ow]; accb += g;
+            for (long kh = 0; kh < KH; kh++) {
+              const long ih = oh * sh - ph + kh * dh;
+              if (ih < 0 || ih >= H) continue;
+              for (long kw = 0; kw < KW; kw++) {
+                const long iw = ow * sw - pw + kw * dw;
+                if (iw >= 0 && iw < W) acc[kh * KW + kw] += g * xc[ih * W + iw];
+              }
+            }
+          }
+      }
+      for (long k = 0; k < KH * KW; k++) ((T*)dweight)[c * KH * KW + k] += (T)acc[k];
+      if (dbias) ((T*)dbias)[c] += (T)accb;
+    })
+  return HRDA_OK;
+}
+
+}  // extern "C"

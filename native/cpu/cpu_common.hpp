@@ -1,0 +1,61 @@
+// Internal helpers of libhrda_cpu: error reporting, argument checks, dtype dispatch.
+#pragma once
+#include "hrda/hrda.h"
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <omp.h>
+#define HRDA_XSTR(x) #x
+#define HRDA_STR(x) HRDA_XSTR(x)
+
+namespace hrda_cpu {
+
+int fail(int code, const char* fmt, ...);  // sets the thread-local message, returns code
+
+#define HRDA_CHECK(cond, ...) \
+  do { if (!(cond)) return ::hrda_cpu::fail(HRDA_ERR_ARGUMENT, __VA_ARGS__); } while (0)
+#define HRDA_CHECK_PTR(p) HRDA_CHECK((p) != nullptr, "%s: argument '%s' is NULL", __func__, #p)
+#define HRDA_CHECK_SIZE(v) HRDA_CHECK((v) >= 0, "%s: size '%s' = %ld is negative", __func__, #v, (long)(v))
+
+// Runs body with T = float or double for the float dtypes the CPU library computes in.
+#define HRDA_DISPATCH_FLOAT(dtype, ...)                                                          \
+  switch (dtype) {                                                                               \
+    case HRDA_F32: { using T = float; __VA_ARGS__; } break;                                      \
+    case HRDA_F64: { using T = double; __VA_ARGS__; } break;                                     \
+    default: return ::hrda_cpu::fail(HRDA_ERR_UNSUPPORTED,                                        \
+                                     "%s: dtype %d not supported on the CPU (f32 or f64)", __func__, (int)(dtype)); \
+  }
+
+// Accumulator type: double for both (the CPU twin is the reference, so it sums in f64).
+template <typename T> using Acc = double;
+
+inline size_t dtype_size(int dtype) {
+  switch (dtype) {
+    case HRDA_F32: case HRDA_I32: return 4;
+    case HRDA_F64: return 8;
+    case HRDA_BF16: case HRDA_F16: return 2;
+    case HRDA_U8: return 1;
+    default: return 0;
+  }
+}
+
+inline float bf16_to_f32(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; std::memcpy(&f, &u, 4); return f; }
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u; std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);                                            // round to nearest even
+  return (uint16_t)(u >> 16);
+}
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+
+template <typename T> inline T gelu(T x) { return (T)0.5 * x * ((T)1 + std::erf(x * (T)0.70710678118654752440)); }
+template <typename T> inline T gelu_grad(T x) {
+  const T cdf = (T)0.5 * ((T)1 + std::erf(x * (T)0.70710678118654752440));
+  const T pdf = std::exp((T)-0.5 * x * x) * (T)0.39894228040143267794;
+  return cdf + x * pdf;
+}
+
+}  // namespace hrda_cpu

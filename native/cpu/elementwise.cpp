@@ -1,0 +1,126 @@
+// Elementwise ops, activations, dropout, bias broadcast and reductions (CPU reference).
+#include "cpu_common.hpp"
+
+using namespace hrda_cpu;
+#define PAR _Pragma("omp parallel for schedule(static) if (n > 32768)")
+
+extern "C" {
+
+int hrda_cpu_fill(int dtype, long n, double value, void* y) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK(n == 0 || y, "fill: y is NULL");
+  switch (dtype) {
+    case HRDA_I32: { int32_t* p = (int32_t*)y; int32_t v = (int32_t)value; PAR for (long i = 0; i < n; i++) p[i] = v; return HRDA_OK; }
+    case HRDA_U8: std::memset(y, (int)(uint8_t)value, (size_t)n); return HRDA_OK;
+    default: break;
+  }
+  HRDA_DISPATCH_FLOAT(dtype, T* p = (T*)y; const T v = (T)value; PAR for (long i = 0; i < n; i++) p[i] = v;)
+  return HRDA_OK;
+}
+
+int hrda_cpu_axpby(int dtype, long n, double alpha, const void* x, double beta, const void* y, void* out) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK(n == 0 || (x && out), "axpby: x or out is NULL");
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* a = (const T*)x; const T* b = (const T*)y; T* o = (T*)out;
+    const T al = (T)alpha, be = (T)beta;
+    if (b) { PAR for (long i = 0; i < n; i++) o[i] = al * a[i] + be * b[i]; }
+    else   { PAR for (long i = 0; i < n; i++) o[i] = al * a[i]; })
+  return HRDA_OK;
+}
+
+int hrda_cpu_mul(int dtype, long n, const void* a, const void* b, void* out, int accumulate) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK(n == 0 || (a && b && out), "mul: NULL pointer");
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* x = (const T*)a; const T* y = (const T*)b; T* o = (T*)out;
+    if (accumulate) { PAR for (long i = 0; i < n; i++) o[i] += x[i] * y[i]; }
+    else            { PAR for (long i = 0; i < n; i++) o[i] = x[i] * y[i]; })
+  return HRDA_OK;
+}
+
+int hrda_cpu_add_bias(int dtype, long outer, long C, long inner, void* y, const void* bias) {
+  HRDA_CHECK_SIZE(outer); HRDA_CHECK_SIZE(C); HRDA_CHECK_SIZE(inner); HRDA_CHECK_PTR(y); HRDA_CHECK_PTR(bias);
+  HRDA_DISPATCH_FLOAT(dtype,
+    T* p = (T*)y; const T* b = (const T*)bias;
+    _Pragma("omp parallel for collapse(2) schedule(static)")
+    for (long o = 0; o < outer; o++)
+      for (long c = 0; c < C; c++) {
+        T* row = p + (o * C + c) * inner; const T v = b[c];
+        for (long i = 0; i < inner; i++) row[i] += v;
+      })
+  return HRDA_OK;
+}
+
+int hrda_cpu_channel_sum(int dtype, long outer, long C, long inner, const void* x, void* out, int accumulate) {
+  HRDA_CHECK_SIZE(outer); HRDA_CHECK_SIZE(C); HRDA_CHECK_SIZE(inner); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(out);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* p = (const T*)x; T* o = (T*)out;
+    _Pragma("omp parallel for schedule(static)")
+    for (long c = 0; c < C; c++) {
+      double s = 0;
+      for (long k = 0; k < outer; k++) {
+        const T* row = p + (k * C + c) * inner;
+        for (long i = 0; i < inner; i++) s += row[i];
+      }
+      o[c] = accumulate ? o[c] + (T)s : (T)s;
+    })
+  return HRDA_OK;
+}
+
+int hrda_cpu_sum(int dtype, long n, const void* x, void* out) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK_PTR(out); HRDA_CHECK(n == 0 || x, "sum: x is NULL");
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* p = (const T*)x; double s = 0;
+    _Pragma("omp parallel for reduction(+ : s) schedule(static) if (n > 32768)")
+    for (long i = 0; i < n; i++) s += p[i];
+    *(T*)out = (T)s;)
+  return HRDA_OK;
+}
+
+int hrda_cpu_activation_forward(int dtype, int kind, long n, const void* x, void* y) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK(n == 0 || (x && y), "activation_forward: NULL pointer");
+  HRDA_CHECK(kind >= HRDA_RELU && kind <= HRDA_SIGMOID, "activation_forward: unknown kind %d", kind);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* a = (const T*)x; T* o = (T*)y;
+    switch (kind) {
+      case HRDA_RELU: PAR for (long i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : (T)0; break;
+      case HRDA_GELU: PAR for (long i = 0; i < n; i++) o[i] = gelu(a[i]); break;
+      default:        PAR for (long i = 0; i < n; i++) o[i] = (T)1 / ((T)1 + std::exp(-a[i])); break;
+    })
+  return HRDA_OK;
+}
+
+int hrda_cpu_activation_backward(int dtype, int kind, long n, const void* x, const void* y,
+                                 const void* dy, void* dx, int accumulate) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK(n == 0 || (dy && dx), "activation_backward: NULL dy or dx");
+  HRDA_CHECK(kind >= HRDA_RELU && kind <= HRDA_SIGMOID, "activation_backward: unknown kind %d", kind);
+  HRDA_CHECK(n == 0 || (kind == HRDA_SIGMOID ? y != nullptr : x != nullptr),
+             "activation_backward: kind %d needs %s", kind, kind == HRDA_SIGMOID ? "y" : "x");
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* a = (const T*)x; const T* o = (const T*)y; const T* g = (const T*)dy; T* d = (T*)dx;
+    PAR for (long i = 0; i < n; i++) {
+      T local;
+      switch (kind) {
+        case HRDA_RELU: local = a[i] > 0 ? (T)1 : (T)0; break;
+        case HRDA_GELU: local = gelu_grad(a[i]); break;
+        default: local = o[i] * ((T)1 - o[i]); break;
+      }
+      const T v = g[i] * local;
+      d[i] = accumulate ? d[i] + v : v;
+    })
+  return HRDA_OK;
+}
+
+int hrda_cpu_dropout(int dtype, long n, long group, float p, unsigned long long seed,
+                     const void* x, void* y, int accumulate) {
+  HRDA_CHECK_SIZE(n); HRDA_CHECK(group >= 1, "dropout: group %ld < 1", group);
+  HRDA_CHECK(p >= 0.f && p < 1.f, "dropout: probability %g outside [0, 1)", (double)p);
+  HRDA_CHECK(n == 0 || (x && y), "dropout: NULL pointer");
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* a = (const T*)x; T* o = (T*)y; const T scale = (T)1 / ((T)1 - (T)p);
+    PAR for (long i = 0; i < n; i++) {
+      const T v = hrda_uniform(seed, (unsigned long long)(i / group)) >= p ? a[i] * scale : (T)0;
+      o[i] = accumulate ? o[i] + v : v;
+    })
+  return HRDA_OK;
+}
+
+}  // extern "C"

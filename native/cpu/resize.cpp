@@ -1,0 +1,96 @@
+// Bilinear (align_corners=False) and nearest resize, as torch.nn.functional.interpolate.
+#include "cpu_common.hpp"
+
+using namespace hrda_cpu;
+
+namespace {
+// PyTorch's area_pixel_compute_source_index + the neighbour/lambda computation.
+struct Tap { long i0, i1; double l0, l1; };
+inline Tap source_tap(double scale, long dst, long in) {
+  double src = scale * (dst + 0.5) - 0.5;
+  if (src < 0) src = 0;
+  long i0 = (long)src;
+  if (i0 > in - 1) i0 = in - 1;
+  long i1 = i0 + (i0 < in - 1 ? 1 : 0);
+  double l1 = src - i0;
+  return {i0, i1, 1.0 - l1, l1};
+}
+}  // namespace
+
+#define RESIZE_CHECKS(name)                                                                       \
+  HRDA_CHECK(NC >= 0 && Hi > 0 && Wi > 0 && Ho > 0 && Wo > 0,                                      \
+             name ": sizes must be positive (NC %ld, in %ldx%ld, out %ldx%ld)", NC, Hi, Wi, Ho, Wo); \
+  HRDA_CHECK(scale_h > 0 && scale_w > 0, name ": scales must be positive (%g, %g)", (double)scale_h, (double)scale_w)
+
+extern "C" {
+
+int hrda_cpu_resize_bilinear_forward(int dtype, long NC, long Hi, long Wi, long Ho, long Wo,
+                                     float scale_h, float scale_w, const void* x, void* y) {
+  RESIZE_CHECKS("resize_bilinear_forward"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(y);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* in = (const T*)x; T* out = (T*)y;
+    _Pragma("omp parallel for collapse(2) schedule(static)")
+    for (long p = 0; p < NC; p++)
+      for (long oh = 0; oh < Ho; oh++) {
+        const Tap th = source_tap(scale_h, oh, Hi);
+        const T* r0 = in + (p * Hi + th.i0) * Wi; const T* r1 = in + (p * Hi + th.i1) * Wi;
+        T* o = out + (p * Ho + oh) * Wo;
+        for (long ow = 0; ow < Wo; ow++) {
+          const Tap tw = source_tap(scale_w, ow, Wi);
+          o[ow] = (T)(th.l0 * (tw.l0 * r0[tw.i0] + tw.l1 * r0[tw.i1]) + th.l1 * (tw.l0 * r1[tw.i0] + tw.l1 * r1[tw.i1]));
+        }
+      })
+  return HRDA_OK;
+}
+
+int hrda_cpu_resize_bilinear_backward(int dtype, long NC, long Hi, long Wi, long Ho, long Wo,
+                                      float scale_h, float scale_w, const void* dy, void* dx, int accumulate) {
+  RESIZE_CHECKS("resize_bilinear_backward"); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(dx);
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* g = (const T*)dy; T* d = (T*)dx;
+    // One plane per thread: the scatter never races.
+    _Pragma("omp parallel for schedule(static)")
+    for (long p = 0; p < NC; p++) {
+      T* dp = d + p * Hi * Wi;
+      if (!accumulate) std::fill(dp, dp + Hi * Wi, (T)0);
+      for (long oh = 0; oh < Ho; oh++) {
+        const Tap th = source_tap(scale_h, oh, Hi);
+        const T* go = g + (p * Ho + oh) * Wo;
+        for (long ow = 0; ow < Wo; ow++) {
+          const Tap tw = source_tap(scale_w, ow, Wi);
+          const double v = go[ow];
+          dp[th.i0 * Wi + tw.i0] += (T)(th.l0 * tw.l0 * v);
+          dp[th.i0 * Wi + tw.i1] += (T)(th.l0 * tw.l1 * v);
+          dp[th.i1 * Wi + tw.i0] += (T)(th.l1 * tw.l0 * v);
+          dp[th.i1 * Wi + tw.i1] += (T)(th.l1 * tw.l1 * v);
+        }
+      }
+    })
+  return HRDA_OK;
+}
+
+}  // extern "C"
+
+template <typename E>
+static void nearest_t(long NC, long Hi, long Wi, long Ho, long Wo, float sh, float sw, const E* in, E* out) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (long p = 0; p < NC; p++)
+    for (long oh = 0; oh < Ho; oh++) {
+      const long ih = std::min((long)std::floor(oh * (double)sh), Hi - 1);
+      const E* r = in + (p * Hi + ih) * Wi;
+      E* o = out + (p * Ho + oh) * Wo;
+      for (long ow = 0; ow < Wo; ow++) o[ow] = r[std::min((long)std::floor(ow * (double)sw), Wi - 1)];
+    }
+}
+
+extern "C" int hrda_cpu_resize_nearest(int dtype, long NC, long Hi, long Wi, long Ho, long Wo,
+                                       float scale_h, float scale_w, const void* x, void* y) {
+  RESIZE_CHECKS("resize_nearest"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(y);
+  switch (dtype) {
+    case HRDA_U8: nearest_t(NC, Hi, Wi, Ho, Wo, scale_h, scale_w, (const uint8_t*)x, (uint8_t*)y); return HRDA_OK;
+    case HRDA_I32: nearest_t(NC, Hi, Wi, Ho, Wo, scale_h, scale_w, (const int32_t*)x, (int32_t*)y); return HRDA_OK;
+    default: break;
+  }
+  HRDA_DISPATCH_FLOAT(dtype, nearest_t(NC, Hi, Wi, Ho, Wo, scale_h, scale_w, (const T*)x, (T*)y);)
+  return HRDA_OK;
+}

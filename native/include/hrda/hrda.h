@@ -1,0 +1,13 @@
+/* Umbrella header: every op family of the hrda native ABI. */
+#ifndef HRDA_H
+#define HRDA_H
+#include "common.h"      /* dtypes, status codes, allocation, shared RNG */
+#include "elementwise.h" /* fill, axpby, mul, add_bias, channel_sum, sum, activations, dropout, convert */
+#include "copy.h"        /* copy_box (concat/split/crop/insert), transpose */
+#include "resize.h"      /* bilinear (align_corners=False) forward/backward, nearest */
+#include "norm.h"        /* layer norm, batch norm 2d */
+#include "softmax.h"     /* softmax over channels, cross-entropy with ignore index and weights */
+#include "conv.h"        /* im2col/col2im, depthwise conv */
+#include "optim.h"       /* multi-tensor AdamW, EMA */
+#include "device.h"      /* CUDA device, stream, memory management (libhrda_cuda only) */
+#endif
