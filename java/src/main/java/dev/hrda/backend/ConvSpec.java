@@ -16,7 +16,8 @@ public record ConvSpec(int n, int c, int h, int w, int k, int kh, int kw,
         if (groups < 1 || c % groups != 0 || k % groups != 0) {
             throw new IllegalArgumentException("groups " + groups + " must divide in channels " + c + " and out channels " + k);
         }
-        if (outH() < 1 || outW() < 1) {
+        // accessors are not usable yet inside a compact constructor: use the parameters
+        if ((h + 2 * padH - dilH * (kh - 1) - 1) < 0 || (w + 2 * padW - dilW * (kw - 1) - 1) < 0) {
             throw new IllegalArgumentException("conv output would be empty for input " + h + "x" + w + ": " + this);
         }
     }

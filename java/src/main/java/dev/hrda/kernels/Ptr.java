@@ -8,15 +8,15 @@ import org.bytedeco.javacpp.Pointer;
 public final class Ptr {
     private Ptr() {}
 
-    public static FloatPointer f32(long address) {
-        return new FloatPointer((Pointer) null) {{ this.address = address; }};
+    public static FloatPointer f32(long addr) {
+        return new FloatPointer((Pointer) null) {{ this.address = addr; }};
     }
 
-    public static DoublePointer f64(long address) {
-        return new DoublePointer((Pointer) null) {{ this.address = address; }};
+    public static DoublePointer f64(long addr) {
+        return new DoublePointer((Pointer) null) {{ this.address = addr; }};
     }
 
-    public static Pointer raw(long address) {
-        return new Pointer((Pointer) null) {{ this.address = address; }};
+    public static Pointer raw(long addr) {
+        return new Pointer((Pointer) null) {{ this.address = addr; }};
     }
 }

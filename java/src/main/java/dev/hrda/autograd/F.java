@@ -1,0 +1,508 @@
+package dev.hrda.autograd;
+
+import dev.hrda.backend.Activation;
+import dev.hrda.backend.Backend;
+import dev.hrda.backend.Box;
+import dev.hrda.backend.ConvSpec;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Differentiable ops (the engine's torch.nn.functional). Each computes its forward pass on the
+ * inputs' backend and, when a {@link Tape} records and an input requires a gradient, pushes
+ * the matching backward step. Results are allocated in the current {@link dev.hrda.tensor.Arena}.
+ *
+ * Layouts: maps are NCHW; token sequences are [B, N, C] (channels last), as in MiT.
+ */
+public final class F {
+    private static final ThreadLocal<SplittableRandom> RNG = ThreadLocal.withInitial(() -> new SplittableRandom(0));
+
+    private F() {}
+
+    /** Seeds the random stream of dropout / drop-path on this thread. */
+    public static void seed(long seed) {
+        RNG.set(new SplittableRandom(seed));
+    }
+
+    static long nextSeed() {
+        return RNG.get().nextLong();
+    }
+
+    private static Tensor like(Tensor x) {
+        return Tensor.empty(x.backend(), x.dtype(), x.shape());
+    }
+
+    private static Tensor result(Tensor out, Tape tape) {
+        out.requiresGrad = tape != null;
+        return out;
+    }
+
+    private static void requireSameShape(String op, Tensor a, Tensor b) {
+        if (!Arrays.equals(a.shape(), b.shape())) {
+            throw new IllegalArgumentException(op + ": shapes differ " + a.shapeString() + " vs " + b.shapeString());
+        }
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    public static Tensor add(Tensor a, Tensor b) {
+        requireSameShape("add", a, b);
+        Tensor y = like(a);
+        a.backend().axpby(1, a, 1, b, y);
+        Tape tape = Tape.active(a, b);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            accumulate(a, y.grad, 1);
+            accumulate(b, y.grad, 1);
+        });
+        return result(y, tape);
+    }
+
+    /** x.grad += s * g (or = s * g when x has no gradient yet). */
+    private static void accumulate(Tensor x, Tensor g, double s) {
+        if (!x.requiresGrad) return;
+        boolean acc = Tape.prepareGrad(x);
+        x.backend().axpby(s, g, acc ? 1 : 0, acc ? x.grad : null, x.grad);
+    }
+
+    public static Tensor scale(Tensor x, double s) {
+        Tensor y = like(x);
+        x.backend().axpby(s, x, 0, null, y);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad != null) accumulate(x, y.grad, s);
+        });
+        return result(y, tape);
+    }
+
+    /** Elementwise product of equal shapes. */
+    public static Tensor mul(Tensor a, Tensor b) {
+        requireSameShape("mul", a, b);
+        Tensor y = like(a);
+        a.backend().mul(a, b, y, false);
+        Tape tape = Tape.active(a, b);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            if (a.requiresGrad) {
+                boolean acc = Tape.prepareGrad(a);
+                a.backend().mul(y.grad, b, a.grad, acc);
+            }
+            if (b.requiresGrad) {
+                boolean acc = Tape.prepareGrad(b);
+                b.backend().mul(y.grad, a, b.grad, acc);
+            }
+        });
+        return result(y, tape);
+    }
+
+    public static Tensor relu(Tensor x) { return activation(Activation.RELU, x); }
+
+    public static Tensor gelu(Tensor x) { return activation(Activation.GELU, x); }
+
+    public static Tensor sigmoid(Tensor x) { return activation(Activation.SIGMOID, x); }
+
+    public static Tensor activation(Activation kind, Tensor x) {
+        Tensor y = like(x);
+        x.backend().activation(kind, x, y);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            x.backend().activationBackward(kind, x, y, y.grad, x.grad, acc);
+        });
+        return result(y, tape);
+    }
+
+    // ------------------------------------------------------------------ dropout family
+
+    private static Tensor dropoutGrouped(Tensor x, float p, long group) {
+        if (p == 0f) return x;
+        long seed = nextSeed();
+        Tensor y = like(x);
+        x.backend().dropout(x, y, group, p, seed, false);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            x.backend().dropout(y.grad, x.grad, group, p, seed, acc);
+        });
+        return result(y, tape);
+    }
+
+    /** Element-wise inverted dropout; identity when not training. */
+    public static Tensor dropout(Tensor x, float p, boolean training) {
+        return training ? dropoutGrouped(x, p, 1) : x;
+    }
+
+    /** Drops whole channels of an NCHW map (torch.nn.Dropout2d). */
+    public static Tensor dropout2d(Tensor x, float p, boolean training) {
+        return training ? dropoutGrouped(x, p, (long) x.dim(2) * x.dim(3)) : x;
+    }
+
+    /** Stochastic depth: drops the whole residual branch per sample (timm DropPath). */
+    public static Tensor dropPath(Tensor x, float p, boolean training) {
+        return training ? dropoutGrouped(x, p, x.numel() / x.dim(0)) : x;
+    }
+
+    // ------------------------------------------------------------------ shape
+
+    /** Same data, new shape; gradients flow back through the view. */
+    public static Tensor reshape(Tensor x, int... shape) {
+        Tensor y = x.view(shape);
+        Tape tape = Tape.active(x);
+        y.requiresGrad = tape != null;
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null || !x.requiresGrad) return;
+            Tensor g = y.grad.view(x.shape());
+            if (x.grad == null && !x.isParam) x.grad = g;
+            else accumulate(x, g, 1);
+        });
+        return y;
+    }
+
+    /** [B, C, H, W] -> [B, H*W, C] */
+    public static Tensor toTokens(Tensor x) {
+        int b = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3);
+        return transposeLast(x, b, c, hw, new int[] {b, hw, c});
+    }
+
+    /** [B, H*W, C] -> [B, C, H, W] */
+    public static Tensor toMap(Tensor x, int h, int w) {
+        int b = x.dim(0), n = x.dim(1), c = x.dim(2);
+        if (n != h * w) throw new IllegalArgumentException("toMap: " + n + " tokens is not " + h + "x" + w);
+        return transposeLast(x, b, n, c, new int[] {b, c, h, w});
+    }
+
+    /** Batched transpose of the trailing [rows, cols] matrix. */
+    public static Tensor transposeLast(Tensor x, int batch, int rows, int cols, int[] outShape) {
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), outShape);
+        x.backend().transpose(x, y, batch, rows, cols, false);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            x.backend().transpose(y.grad, x.grad, batch, cols, rows, acc);
+        });
+        return result(y, tape);
+    }
+
+    /** Concatenates NCHW maps of equal N, H, W along channels. */
+    public static Tensor concat(List<Tensor> xs) {
+        Tensor first = xs.get(0);
+        int n = first.dim(0), h = first.dim(2), w = first.dim(3), total = 0;
+        for (Tensor x : xs) {
+            if (x.rank() != 4 || x.dim(0) != n || x.dim(2) != h || x.dim(3) != w) {
+                throw new IllegalArgumentException("concat: " + x.shapeString() + " does not match " + first.shapeString());
+            }
+            total += x.dim(1);
+        }
+        Tensor y = Tensor.empty(first.backend(), first.dtype(), n, total, h, w);
+        int off = 0;
+        int[] offsets = new int[xs.size()];
+        for (int i = 0; i < xs.size(); i++) {
+            Tensor x = xs.get(i);
+            offsets[i] = off;
+            x.backend().copyBox(x, y, new Box(n, x.dim(1), h, w, 0, 0, 0, total, h, w, off, 0, 0, x.dim(1), h, w), false);
+            off += x.dim(1);
+        }
+        Tape tape = Tape.active(xs.toArray(new Tensor[0]));
+        final int totalC = total;
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            for (int i = 0; i < xs.size(); i++) {
+                Tensor x = xs.get(i);
+                if (!x.requiresGrad) continue;
+                boolean acc = Tape.prepareGrad(x);
+                x.backend().copyBox(y.grad, x.grad, new Box(n, totalC, h, w, offsets[i], 0, 0, x.dim(1), h, w, 0, 0, 0,
+                                                            x.dim(1), h, w), acc);
+            }
+        });
+        return result(y, tape);
+    }
+
+    /** Spatial crop of an NCHW map: rows [top, top+height), cols [left, left+width). */
+    public static Tensor crop(Tensor x, int top, int left, int height, int width) {
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), n, c, height, width);
+        x.backend().copyBox(x, y, new Box(n, c, h, w, 0, top, left, c, height, width, 0, 0, 0, c, height, width), false);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            if (!acc) x.backend().fill(x.grad, 0);
+            x.backend().copyBox(y.grad, x.grad, new Box(n, c, height, width, 0, 0, 0, c, h, w, 0, top, left, c, height, width), true);
+        });
+        return result(y, tape);
+    }
+
+    /** Zeros of [N, C, height, width] with x inserted at (top, left) (HRDA's hr_ins). */
+    public static Tensor insert(Tensor x, int height, int width, int top, int left) {
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        Tensor y = Tensor.zeros(x.backend(), x.dtype(), n, c, height, width);
+        x.backend().copyBox(x, y, new Box(n, c, h, w, 0, 0, 0, c, height, width, 0, top, left, c, h, w), false);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            x.backend().copyBox(y.grad, x.grad, new Box(n, c, height, width, 0, top, left, c, h, w, 0, 0, 0, c, h, w), acc);
+        });
+        return result(y, tape);
+    }
+
+    // ------------------------------------------------------------------ resize
+
+    /** Bilinear resize of an NCHW map to (outH, outW), align_corners=False. */
+    public static Tensor resize(Tensor x, int outH, int outW) {
+        return resize(x, outH, outW, (float) x.dim(2) / outH, (float) x.dim(3) / outW);
+    }
+
+    /** Bilinear resize by a scale factor, mapping coordinates with 1/factor as PyTorch does. */
+    public static Tensor resizeByFactor(Tensor x, double factor) {
+        int oh = (int) Math.floor(x.dim(2) * factor), ow = (int) Math.floor(x.dim(3) * factor);
+        return resize(x, oh, ow, (float) (1.0 / factor), (float) (1.0 / factor));
+    }
+
+    private static Tensor resize(Tensor x, int outH, int outW, float scaleH, float scaleW) {
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        if (h == outH && w == outW) return x;
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), n, c, outH, outW);
+        long nc = (long) n * c;
+        x.backend().resizeBilinear(x, y, nc, h, w, outH, outW, scaleH, scaleW);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            x.backend().resizeBilinearBackward(y.grad, x.grad, nc, h, w, outH, outW, scaleH, scaleW, acc);
+        });
+        return result(y, tape);
+    }
+
+    /** Nearest resize (labels; no gradient). x: [N, H, W] or [N, C, H, W]. */
+    public static Tensor resizeNearest(Tensor x, int outH, int outW) {
+        int h = x.dim(-2), w = x.dim(-1);
+        long nc = x.numel() / ((long) h * w);
+        int[] s = x.shape();
+        s[s.length - 2] = outH;
+        s[s.length - 1] = outW;
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), s);
+        x.backend().resizeNearest(x, y, nc, h, w, outH, outW, (float) h / outH, (float) w / outW);
+        return y;
+    }
+
+    // ------------------------------------------------------------------ linear algebra
+
+    /** y = x W^T + b over the last dim: x [..., in], w [out, in], b [out] or null. */
+    public static Tensor linear(Tensor x, Tensor w, Tensor b) {
+        int in = x.dim(-1), out = w.dim(0);
+        if (w.dim(1) != in) throw new IllegalArgumentException("linear: input " + x.shapeString() + " vs weight " + w.describe());
+        int rows = Math.toIntExact(x.numel() / in);
+        int[] s = x.shape();
+        s[s.length - 1] = out;
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.dtype(), s);
+        be.gemm(false, true, 1, rows, out, in, 1, x, 0, 0, w, 0, 0, 0, y, 0, 0);
+        if (b != null) be.addBias(y, b, rows, out, 1);
+        Tape tape = Tape.active(x, w, b);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            if (x.requiresGrad) {
+                boolean acc = Tape.prepareGrad(x);
+                be.gemm(false, false, 1, rows, in, out, 1, y.grad, 0, 0, w, 0, 0, acc ? 1 : 0, x.grad, 0, 0);
+            }
+            if (w.requiresGrad) {
+                boolean acc = Tape.prepareGrad(w);
+                be.gemm(true, false, 1, out, in, rows, 1, y.grad, 0, 0, x, 0, 0, acc ? 1 : 0, w.grad, 0, 0);
+            }
+            if (b != null && b.requiresGrad) {
+                boolean acc = Tape.prepareGrad(b);
+                be.channelSum(y.grad, b.grad, rows, out, 1, acc);
+            }
+        });
+        return result(y, tape);
+    }
+
+    /**
+     * Batched matrix product over the leading dims: a [..., m, k] (or [..., k, m] if transA),
+     * b [..., k, n] (or [..., n, k] if transB) -> [..., m, n].
+     */
+    public static Tensor matmul(Tensor a, Tensor b, boolean transA, boolean transB) {
+        int ra = a.rank();
+        int m = transA ? a.dim(-1) : a.dim(-2), k = transA ? a.dim(-2) : a.dim(-1);
+        int kb = transB ? b.dim(-1) : b.dim(-2), n = transB ? b.dim(-2) : b.dim(-1);
+        if (k != kb) throw new IllegalArgumentException("matmul: " + a.shapeString() + " x " + b.shapeString());
+        int batch = Math.toIntExact(a.numel() / ((long) m * k));
+        if (b.numel() / ((long) k * n) != batch) throw new IllegalArgumentException("matmul batch: " + a.shapeString() + " x " + b.shapeString());
+        int[] s = a.shape();
+        s[ra - 2] = m;
+        s[ra - 1] = n;
+        Backend be = a.backend();
+        Tensor y = Tensor.empty(be, a.dtype(), s);
+        long sa = (long) m * k, sb = (long) k * n, sc = (long) m * n;
+        be.gemm(transA, transB, batch, m, n, k, 1, a, 0, sa, b, 0, sb, 0, y, 0, sc);
+        Tape tape = Tape.active(a, b);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            if (a.requiresGrad) {  // dA = dY B^T (or its transpose)
+                boolean acc = Tape.prepareGrad(a);
+                if (!transA) be.gemm(false, !transB, batch, m, k, n, 1, y.grad, 0, sc, b, 0, sb, acc ? 1 : 0, a.grad, 0, sa);
+                else be.gemm(transB, true, batch, k, m, n, 1, b, 0, sb, y.grad, 0, sc, acc ? 1 : 0, a.grad, 0, sa);
+            }
+            if (b.requiresGrad) {  // dB = A^T dY (or its transpose)
+                boolean acc = Tape.prepareGrad(b);
+                if (!transB) be.gemm(!transA, false, batch, k, n, m, 1, a, 0, sa, y.grad, 0, sc, acc ? 1 : 0, b.grad, 0, sb);
+                else be.gemm(true, transA, batch, n, k, m, 1, y.grad, 0, sc, a, 0, sa, acc ? 1 : 0, b.grad, 0, sb);
+            }
+        });
+        return result(y, tape);
+    }
+
+    /** 2-D convolution (torch.nn.functional.conv2d); bias may be null. */
+    public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, int dilation, int groups) {
+        if (x.rank() != 4 || w.rank() != 4) throw new IllegalArgumentException("conv2d: " + x.shapeString() + " * " + w.describe());
+        ConvSpec s = new ConvSpec(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3),
+                                  stride, stride, padding, padding, dilation, dilation, groups);
+        if (!Arrays.equals(s.weightShape(), w.shape())) {
+            throw new IllegalArgumentException("conv2d: weight " + w.describe() + " should be " + Arrays.toString(s.weightShape())
+                                               + " for input " + x.shapeString());
+        }
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.dtype(), s.outShape());
+        be.conv2d(s, x, w, bias, y);
+        Tape tape = Tape.active(x, w, bias);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            if (x.requiresGrad) {
+                boolean acc = Tape.prepareGrad(x);
+                be.conv2dBackwardData(s, y.grad, w, x.grad, acc);
+            }
+            Tensor dw = w.requiresGrad ? gradAccumulator(w) : null;
+            Tensor db = bias != null && bias.requiresGrad ? gradAccumulator(bias) : null;
+            if (dw != null) be.conv2dBackwardWeight(s, x, y.grad, dw, db);
+            else if (db != null) be.channelSum(y.grad, db, s.n(), s.k(), (long) s.outH() * s.outW(), true);
+        });
+        return result(y, tape);
+    }
+
+    // ------------------------------------------------------------------ normalisation
+
+    /** Layer norm over the last dimension. */
+    public static Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        int cols = x.dim(-1);
+        long rows = x.numel() / cols;
+        Backend be = x.backend();
+        DType stat = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor y = like(x);
+        Tensor mean = Tensor.empty(be, stat, Math.toIntExact(rows)), rstd = Tensor.empty(be, stat, Math.toIntExact(rows));
+        be.layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+        Tape tape = Tape.active(x, gamma, beta);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = x.requiresGrad && Tape.prepareGrad(x);
+            Tensor dg = gamma.requiresGrad ? gradAccumulator(gamma) : null, db = beta.requiresGrad ? gradAccumulator(beta) : null;
+            be.layerNormBackward(x, gamma, mean, rstd, y.grad, x.requiresGrad ? x.grad : null, dg, db, rows, cols, acc);
+        });
+        return result(y, tape);
+    }
+
+    /** Batch norm over NCHW maps; in training uses batch statistics and updates the running ones. */
+    public static Tensor batchNorm(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                   boolean training, float momentum, float eps) {
+        int n = x.dim(0), c = x.dim(1);
+        long hw = x.numel() / ((long) n * c);
+        Backend be = x.backend();
+        DType stat = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor y = like(x);
+        Tensor sm = Tensor.empty(be, stat, c), sr = Tensor.empty(be, stat, c);
+        be.batchNorm(x, gamma, beta, y, runningMean, runningVar, sm, sr, n, c, hw, eps, momentum, training);
+        Tape tape = Tape.active(x, gamma, beta);
+        if (tape != null) {
+            if (!training) throw new UnsupportedOperationException("batchNorm backward in eval mode is not supported");
+            tape.push(() -> {
+                if (y.grad == null) return;
+                boolean acc = x.requiresGrad && Tape.prepareGrad(x);
+                Tensor dg = gamma.requiresGrad ? gradAccumulator(gamma) : null, db = beta.requiresGrad ? gradAccumulator(beta) : null;
+                be.batchNormBackward(x, gamma, sm, sr, y.grad, x.requiresGrad ? x.grad : null, dg, db, n, c, hw, acc);
+            });
+        }
+        return result(y, tape);
+    }
+
+    /** A gradient buffer that kernels may add into (zeroed when freshly made for a non-parameter). */
+    private static Tensor gradAccumulator(Tensor t) {
+        if (!Tape.prepareGrad(t)) t.backend().fill(t.grad, 0);
+        return t.grad;
+    }
+
+    // ------------------------------------------------------------------ softmax and losses
+
+    /** Softmax over axis {@code axis} (1 = channels of NCHW, -1 = last). */
+    public static Tensor softmax(Tensor x, int axis) {
+        int ax = axis < 0 ? x.rank() + axis : axis;
+        long outer = 1, inner = 1;
+        for (int i = 0; i < ax; i++) outer *= x.dim(i);
+        for (int i = ax + 1; i < x.rank(); i++) inner *= x.dim(i);
+        int c = x.dim(ax);
+        long o = outer, in = inner;
+        Tensor y = like(x);
+        x.backend().softmax(x, y, o, c, in);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            x.backend().softmaxBackward(y, y.grad, x.grad, o, c, in, acc);
+        });
+        return result(y, tape);
+    }
+
+    /** Sum of all elements as a one-element tensor. */
+    public static Tensor sum(Tensor x) {
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), 1);
+        x.backend().sum(x, y);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            double g = y.grad.item();
+            Tensor ones = Tensor.full(x.backend(), x.dtype(), g, x.shape());
+            accumulate(x, ones, 1);
+        });
+        return result(y, tape);
+    }
+
+    public static Tensor mean(Tensor x) {
+        return scale(sum(x), 1.0 / x.numel());
+    }
+
+    /**
+     * Pixel-wise cross-entropy of logits [N, C, H, W] against int32 labels [N, H, W], optional
+     * per-pixel weights [N, H, W], averaged over ALL N*H*W pixels including ignored ones (as
+     * mmsegmentation 0.16 does). Returns a one-element tensor.
+     */
+    public static Tensor crossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex) {
+        int n = logits.dim(0), c = logits.dim(1);
+        long hw = logits.numel() / ((long) n * c);
+        if (labels.dtype() != DType.I32 || labels.numel() != n * hw) {
+            throw new IllegalArgumentException("crossEntropy: labels " + labels.describe() + " do not match logits " + logits.describe());
+        }
+        if (weight != null && weight.numel() != n * hw) {
+            throw new IllegalArgumentException("crossEntropy: weight " + weight.describe() + " does not match logits " + logits.describe());
+        }
+        Backend be = logits.backend();
+        Tensor perPixel = Tensor.empty(be, logits.dtype(), Math.toIntExact(n * hw));
+        be.crossEntropy(logits, labels, weight, ignoreIndex, perPixel, n, c, hw);
+        Tensor loss = Tensor.empty(be, logits.dtype(), 1);
+        be.sum(perPixel, loss);
+        be.axpby(1.0 / (n * hw), loss, 0, null, loss);
+        Tape tape = Tape.active(logits);
+        if (tape != null) tape.push(() -> {
+            if (loss.grad == null) return;
+            double g = loss.grad.item();
+            boolean acc = Tape.prepareGrad(logits);
+            be.crossEntropyBackward(logits, labels, weight, ignoreIndex, g / (n * hw), logits.grad, n, c, hw, acc);
+        });
+        return result(loss, tape);
+    }
+}

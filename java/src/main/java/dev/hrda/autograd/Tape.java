@@ -1,0 +1,101 @@
+package dev.hrda.autograd;
+
+import dev.hrda.tensor.Arena;
+import dev.hrda.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reverse-mode autograd as a tape: while a tape is recording on this thread, every op in
+ * {@link F} whose inputs require gradients pushes a backward closure; {@link #backward}
+ * replays them in reverse order. A module applied several times (HRDA runs the encoder on the
+ * context and the detail crop) simply records several closures: parameter gradients accumulate.
+ * Without a tape (teacher forward, evaluation) nothing is recorded and no activation is kept.
+ */
+public final class Tape implements AutoCloseable {
+    private static final ThreadLocal<Tape> CURRENT = new ThreadLocal<>();
+
+    private final List<Runnable> steps = new ArrayList<>();
+    private final Tape previous;
+    private boolean closed;
+
+    private Tape(Tape previous) {
+        this.previous = previous;
+    }
+
+    /** Starts recording on this thread until {@link #close()}. */
+    public static Tape record() {
+        Tape t = new Tape(CURRENT.get());
+        CURRENT.set(t);
+        return t;
+    }
+
+    /** The recording tape if one of the inputs requires a gradient, else null. */
+    static Tape active(Tensor... inputs) {
+        Tape t = CURRENT.get();
+        if (t == null) return null;
+        for (Tensor x : inputs) if (x != null && x.requiresGrad) return t;
+        return null;
+    }
+
+    /** Whether a tape is recording on this thread. */
+    public static boolean recording() {
+        return CURRENT.get() != null;
+    }
+
+    void push(Runnable backwardStep) {
+        steps.add(backwardStep);
+    }
+
+    public int size() {
+        return steps.size();
+    }
+
+    /**
+     * Seeds d(loss)/d(loss) = 1 (times {@code scale}) and runs every recorded backward step in
+     * reverse. The tape is empty afterwards, so a second loss needs a second forward.
+     */
+    public void backward(Tensor loss, double scale) {
+        if (loss.numel() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got " + loss.describe());
+        if (!loss.requiresGrad) throw new IllegalStateException("loss does not depend on any parameter (nothing was recorded)");
+        Tensor seed = Tensor.full(loss.backend(), loss.dtype(), scale, loss.shape());
+        if (loss.grad == null) loss.grad = seed;
+        else loss.backend().axpby(1, loss.grad, 1, seed, loss.grad);
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            steps.get(i).run();
+            steps.set(i, null);  // let closures (and what they hold) go as soon as they ran
+        }
+        steps.clear();
+    }
+
+    public void backward(Tensor loss) {
+        backward(loss, 1.0);
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        steps.clear();
+        if (CURRENT.get() == this) {
+            if (previous == null) CURRENT.remove();
+            else CURRENT.set(previous);
+        }
+    }
+
+    /**
+     * Makes sure {@code t.grad} exists and says whether a kernel should add to it (true) or may
+     * overwrite it (false, freshly allocated). Parameter gradients are persistent and zeroed by
+     * the optimizer, so they are always accumulated into.
+     */
+    static boolean prepareGrad(Tensor t) {
+        if (t.grad != null) return true;
+        if (t.isParam) {
+            t.grad = Arena.persistent(() -> Tensor.zeros(t.backend(), t.dtype(), t.shape()));
+            return true;
+        }
+        t.grad = Tensor.empty(t.backend(), t.dtype(), t.shape());
+        return false;
+    }
+}

@@ -1,0 +1,107 @@
+package dev.hrda.optim;
+
+import dev.hrda.backend.Backend;
+import dev.hrda.tensor.Arena;
+import dev.hrda.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * torch.optim.AdamW over parameter groups, one fused multi-tensor update per step.
+ * Groups follow mmcv's DefaultOptimizerConstructor custom_keys: each parameter takes the
+ * lr/decay multipliers of the longest key that is a substring of its name (HRDA: "head" lr x10,
+ * "norm" and "pos_block" decay x0).
+ */
+public final class AdamW implements AutoCloseable {
+    /** One custom_keys rule. */
+    public record Rule(String key, float lrMult, float decayMult) {}
+
+    public final double baseLr;
+    public final double weightDecay;
+    public final float beta1, beta2, eps;
+    private final Backend backend;
+    private final List<Tensor> params;
+    private final List<Tensor> expAvg = new ArrayList<>();
+    private final List<Tensor> expAvgSq = new ArrayList<>();
+    private final float[] lrMult;
+    private final float[] decayMult;
+    private long step;
+
+    public AdamW(Backend backend, Map<String, Tensor> named, double lr, double weightDecay,
+                 float beta1, float beta2, float eps, List<Rule> rules) {
+        this.backend = backend;
+        this.baseLr = lr;
+        this.weightDecay = weightDecay;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.params = new ArrayList<>(named.values());
+        lrMult = new float[params.size()];
+        decayMult = new float[params.size()];
+        int i = 0;
+        for (var e : named.entrySet()) {
+            Rule best = null;
+            for (Rule r : rules) {
+                if (e.getKey().contains(r.key()) && (best == null || r.key().length() > best.key().length()
+                        || (r.key().length() == best.key().length() && r.key().compareTo(best.key()) < 0))) {
+                    best = r;
+                }
+            }
+            Tensor p = e.getValue();
+            p.lrMult = best == null ? 1f : best.lrMult();
+            p.decayMult = best == null ? 1f : best.decayMult();
+            lrMult[i] = p.lrMult;
+            decayMult[i] = p.decayMult;
+            Tensor m = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
+            Tensor v = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
+            m.name = "exp_avg." + e.getKey();
+            v.name = "exp_avg_sq." + e.getKey();
+            expAvg.add(m);
+            expAvgSq.add(v);
+            i++;
+        }
+    }
+
+    /** HRDA/DAFormer defaults: lr 6e-5, betas (0.9, 0.999), weight decay 0.01, head x10, norm decay 0. */
+    public static AdamW hrda(Backend backend, Map<String, Tensor> named) {
+        return new AdamW(backend, named, 6e-5, 0.01, 0.9f, 0.999f, 1e-8f,
+                         List.of(new Rule("head", 10f, 1f), new Rule("pos_block", 1f, 0f), new Rule("norm", 1f, 0f)));
+    }
+
+    /** One update with lr = baseLr * lrFactor * group multiplier. */
+    public void step(double lrFactor) {
+        step++;
+        int n = params.size();
+        float[] lr = new float[n], wd = new float[n];
+        List<Tensor> grads = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            lr[i] = (float) (baseLr * lrFactor * lrMult[i]);
+            wd[i] = (float) (weightDecay * decayMult[i]);
+            Tensor p = params.get(i);
+            if (p.grad == null) throw new IllegalStateException("parameter " + p.name + " has no gradient buffer");
+            grads.add(p.grad);
+        }
+        backend.adamw(params, grads, expAvg, expAvgSq, lr, wd, beta1, beta2, eps, step);
+    }
+
+    public long stepCount() { return step; }
+
+    public void zeroGrad() {
+        for (Tensor p : params) if (p.grad != null) backend.fill(p.grad, 0);
+    }
+
+    public List<Tensor> expAvg() { return expAvg; }
+
+    public List<Tensor> expAvgSq() { return expAvgSq; }
+
+    /** Restores the step counter (resume). */
+    public void setStepCount(long s) { step = s; }
+
+    @Override
+    public void close() {
+        for (Tensor t : expAvg) t.close();
+        for (Tensor t : expAvgSq) t.close();
+    }
+}
