@@ -1,0 +1,134 @@
+package dev.hrda.bench;
+
+import dev.hrda.backend.Backend;
+import dev.hrda.backend.Backends;
+import dev.hrda.backend.ConvSpec;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Tensor;
+import org.openjdk.jmh.annotations.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Kernel throughput at MiT-B5 / DAFormer shapes. Each benchmark method is one op call followed by
+ * a device synchronisation; {@link Report} turns the times into GFLOP/s or GB/s from the work
+ * counts below. Run with {@code -p device=cuda} on a GPU machine.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@State(Scope.Benchmark)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"})
+public class KernelBench {
+    @Param({"cpu"})
+    public String device;
+
+    /** dtype of the activations: f32 everywhere, bf16 on CUDA only. */
+    @Param({"f32"})
+    public String dtype;
+
+    Backend be;
+    final List<Tensor> owned = new ArrayList<>();
+    // GEMM: MiT-B5 stage-1 Mix-FFN fc1 at 512^2 (16384 tokens x 64 -> 256)
+    static final int GM = 16384, GN = 256, GK = 64;
+    Tensor ga, gb, gc;
+    // conv: DAFormer ASPP 3x3 bottleneck 1024->256 at 128x128 (512^2 input, stride 4)
+    static final ConvSpec CONV = ConvSpec.of(1, 1024, 128, 128, 256, 3, 1, 1, 1, 1);
+    Tensor cx, cw, cy;
+    // layer norm: stage-1 tokens, 2 images at 512^2 -> 32768 x 64
+    static final int LR = 32768, LC = 64;
+    Tensor lx, lg, lb, ly, lm, ls;
+    // bilinear: DAFormer head upsampling of the stage-4 embedding 256 x 16x16 -> 128x128, batch 2
+    static final int RNC = 2 * 256, RHI = 16, RWI = 16, RHO = 128, RWO = 128;
+    Tensor rx, ry;
+
+    private Tensor rand(DType d, int... shape) {
+        long n = 1;
+        for (int s : shape) n *= s;
+        float[] a = new float[Math.toIntExact(n)];
+        Random r = new Random(1);
+        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+        Tensor f = Tensor.of(be, a, shape);
+        if (d == DType.F32) {
+            owned.add(f);
+            return f;
+        }
+        Tensor t = Tensor.empty(be, d, shape);
+        be.convert(f, t);
+        f.close();
+        owned.add(t);
+        return t;
+    }
+
+    private Tensor empty(DType d, int... shape) {
+        Tensor t = Tensor.empty(be, d, shape);
+        owned.add(t);
+        return t;
+    }
+
+    @Setup
+    public void setUp() {
+        be = Backends.create(device);
+        DType d = dtype.equals("bf16") ? DType.BF16 : DType.F32;
+        ga = rand(d, GM, GK);
+        gb = rand(d, GN, GK);
+        gc = empty(d, GM, GN);
+        cx = rand(d, 1, CONV.c(), CONV.h(), CONV.w());
+        cw = rand(d, CONV.weightShape());
+        cy = empty(d, CONV.outShape());
+        lx = rand(d, LR, LC);
+        lg = rand(d, LC);
+        lb = rand(d, LC);
+        ly = empty(d, LR, LC);
+        lm = empty(DType.F32, LR);
+        ls = empty(DType.F32, LR);
+        rx = rand(d, RNC, RHI, RWI);
+        ry = empty(d, RNC, RHO, RWO);
+    }
+
+    @TearDown
+    public void tearDown() {
+        for (Tensor t : owned) t.close();
+        owned.clear();
+        be.close();
+    }
+
+    /** Work per call, for Report: FLOPs of the GEMM/conv, bytes moved by the memory-bound ops. */
+    public static double work(String benchmark, int elementBytes) {
+        return switch (benchmark) {
+            case "gemm" -> 2.0 * GM * GN * GK;
+            case "conv3x3" -> 2.0 * CONV.macs();
+            case "layerNorm" -> 2.0 * LR * LC * elementBytes + 8.0 * LR;
+            case "resizeBilinear" -> (double) RNC * (RHI * RWI + RHO * RWO) * elementBytes;
+            default -> Double.NaN;
+        };
+    }
+
+    @Benchmark
+    public void gemm() {
+        be.gemm(false, true, 1, GM, GN, GK, 1, ga, 0, 0, gb, 0, 0, 0, gc, 0, 0);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void conv3x3() {
+        be.conv2d(CONV, cx, cw, null, cy);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void layerNorm() {
+        be.layerNorm(lx, lg, lb, ly, lm, ls, LR, LC, 1e-6f);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void resizeBilinear() {
+        be.resizeBilinear(rx, ry, RNC, RHI, RWI, RHO, RWO, (float) RHI / RHO, (float) RWI / RWO);
+        be.synchronize();
+    }
+}
