@@ -16,7 +16,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-(cd "$here" && mvn -B -q -DskipTests package)
+(cd "$here" && mvn -B -q -DskipTests ${MVN_ARGS:-} package)   # MVN_ARGS=-Dhrda.cuda=OFF for a CPU-only bundle
 rm -rf "$out"; mkdir -p "$out/lib" "$out/bin"
 cp "$here/java/target/hrda-java.jar" "$here/benchmarks/target/benchmarks.jar" "$out/lib/"
 for j in "$here"/benchmarks/target/lib/*.jar; do

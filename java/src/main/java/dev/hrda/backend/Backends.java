@@ -16,9 +16,9 @@ public final class Backends {
             case "cuda", "gpu" -> {
                 CudaRuntime.Probe p = CudaRuntime.probe();
                 if (!p.usable()) throw new IllegalStateException("--device cuda: " + p.reason());
-                throw new IllegalStateException("--device cuda: the CUDA backend is not built yet");
+                yield new CudaBackend(0);
             }
-            case "auto" -> new CpuBackend();
+            case "auto" -> CudaRuntime.probe().usable() ? new CudaBackend(0) : new CpuBackend();
             default -> throw new IllegalArgumentException("unknown device '" + device + "': use cpu, cuda or auto");
         };
     }
