@@ -13,6 +13,7 @@ public final class Progress {
     private final long start = System.nanoTime();
     private long done;
     private long lastPrint;
+    private long printedDone = -1;
 
     private Progress(String label, long total, PrintStream out) {
         this.label = label;
@@ -39,6 +40,7 @@ public final class Progress {
     }
 
     private void print(long now) {
+        printedDone = done;
         double s = (now - start) / 1e9;
         double rate = done / Math.max(s, 1e-9);
         int width = 30;
@@ -62,7 +64,7 @@ public final class Progress {
     /** Ends the line. */
     public synchronized void finish() {
         if (out == null) return;
-        print(System.nanoTime());
+        if (printedDone != done) print(System.nanoTime());
         out.println();
         out.flush();
     }

@@ -23,6 +23,7 @@ public final class UdaData {
         this.sourcePipe = sourcePipe;
         this.targetPipe = targetPipe;
         this.rcs = rcs;
+        if (source == null) throw new IllegalArgumentException("source data set required");
         if (rcs != null) {
             for (int c : rcs.classes()) {
                 for (String f : rcs.filesWith(c)) {
@@ -65,7 +66,26 @@ public final class UdaData {
         }
     }
 
+    /** Source data alone (source-only training, benchmarks): {@link #sourceBatch}, {@link #sourceLoader}. */
+    public static UdaData sourceOnly(Dataset source, Pipeline sourcePipe, RareClassSampler rcs) {
+        return new UdaData(source, sourcePipe, null, null, rcs);
+    }
+
+    public Batch sourceBatch(long seed, long index, int batchSize, Batch.BufferSource buffers) {
+        SplittableRandom rng = rng(seed, index);
+        List<Sample> src = new ArrayList<>(batchSize);
+        for (int i = 0; i < batchSize; i++) src.add(sampleSource(rng.split()));
+        return Batch.of(src, buffers);
+    }
+
+    public Loader<Batch> sourceLoader(LoaderOptions o) {
+        BufferPool pool = new BufferPool(o.pinned());
+        return new Loader<>(i -> sourceBatch(o.seed(), i, o.batchSize(), pool), -1, o.workers(), o.prefetch(), "hrda-src")
+                .onClose(pool::close);
+    }
+
     public Sample sampleTarget(SplittableRandom rng) {
+        if (target == null) throw new IllegalStateException("source-only data has no target");
         return targetPipe.load(target.get(rng.nextInt(target.size())), rng);
     }
 
@@ -97,6 +117,7 @@ public final class UdaData {
 
     /** Endless background loader of UDA batches; closing it frees its host buffers. */
     public Loader<UdaBatch> loader(LoaderOptions o) {
+        if (target == null) throw new IllegalStateException("source-only data: use sourceLoader");
         BufferPool pool = new BufferPool(o.pinned());
         return new Loader<>(i -> batch(o.seed(), i, o.batchSize(), pool), -1, o.workers(), o.prefetch(), "hrda-uda")
                 .onClose(pool::close);
