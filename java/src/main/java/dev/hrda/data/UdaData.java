@@ -49,9 +49,19 @@ public final class UdaData {
         return new SplittableRandom(z ^ (z >>> 31));
     }
 
+    /** A source sample and, with rare class sampling, the class it was drawn for (else -1). */
+    public record SourceDraw(int rareClass, int index, Sample sample) {}
+
     /** A source sample: RCS class, file, crop (re-cropped up to 10 times), flip. */
     public Sample sampleSource(SplittableRandom rng) {
-        if (rcs == null) return sourcePipe.load(source.get(rng.nextInt(source.size())), rng);
+        return drawSource(rng).sample();
+    }
+
+    public SourceDraw drawSource(SplittableRandom rng) {
+        if (rcs == null) {
+            int idx = rng.nextInt(source.size());
+            return new SourceDraw(-1, idx, sourcePipe.load(source.get(idx), rng));
+        }
         int c = rcs.sampleClass(rng);
         int idx = source.indexOfLabel(rcs.sampleFile(c, rng));
         try (Pipeline.Prepared p = sourcePipe.prepare(source.get(idx))) {
@@ -62,7 +72,7 @@ public final class UdaData {
                     box = sourcePipe.sampleCrop(p, rng); // a new random crop of the same image
                 }
             }
-            return sourcePipe.finish(p, box, rng);
+            return new SourceDraw(c, idx, sourcePipe.finish(p, box, rng));
         }
     }
 
