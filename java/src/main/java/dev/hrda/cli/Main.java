@@ -13,6 +13,10 @@ public final class Main {
 
     static {
         register(new InfoCommand());
+        register(new ConvertCommand());
+        register(new DataCheckCommand());
+        register(new SynthCommand());
+        register(new BenchDataCommand());
     }
 
     private Main() {}

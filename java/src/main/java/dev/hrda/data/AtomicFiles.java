@@ -1,0 +1,66 @@
+package dev.hrda.data;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Writes that never leave a half-written file: data goes to a temporary file in the same
+ * directory (named {@code .<name>.tmp<N><ext>}, so tools that look at the extension still
+ * work) and is renamed over the target only when complete.
+ */
+public final class AtomicFiles {
+    private static final AtomicLong COUNTER = new AtomicLong();
+
+    private AtomicFiles() {}
+
+    /** Something that writes a complete file at the given (temporary) path. */
+    @FunctionalInterface
+    public interface Writer {
+        void write(Path tmp) throws IOException;
+    }
+
+    /** Temporary sibling of {@code target}, keeping its extension. */
+    public static Path tempFor(Path target) {
+        String name = target.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String ext = dot > 0 ? name.substring(dot) : "";
+        String stem = dot > 0 ? name.substring(0, dot) : name;
+        return target.resolveSibling("." + stem + ".tmp" + ProcessHandle.current().pid() + "-"
+                                     + COUNTER.incrementAndGet() + ext);
+    }
+
+    public static boolean isTemp(Path p) {
+        String n = p.getFileName().toString();
+        return n.startsWith(".") && n.contains(".tmp");
+    }
+
+    public static void write(Path target, Writer w) {
+        Path tmp = tempFor(target);
+        try {
+            w.write(tmp);
+            if (!Files.isRegularFile(tmp)) throw new IOException("nothing was written");
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException | RuntimeException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // best effort; the original error matters more
+            }
+            if (e instanceof DataException de) throw de;
+            throw new DataException(target, "cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    public static void writeString(Path target, String text) {
+        write(target, tmp -> Files.writeString(tmp, text, StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,268 @@
+package dev.hrda.data;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Rect;
+import org.bytedeco.opencv.opencv_core.Size;
+
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
+import static org.bytedeco.opencv.global.opencv_imgproc.resize;
+
+/**
+ * Runs a {@link PipelineConfig} on one image (and label): load, Resize (keep ratio, bilinear
+ * image, nearest label), RandomCrop (cat_max_ratio), RandomFlip, Normalize (BGR to RGB, mean/std,
+ * CHW), Pad (image 0, label 255, mask 0). The validity mask is defined on the resized image and
+ * goes through the same crop and flip.
+ *
+ * Split in {@link #prepare} (decode and resize, once per image) and {@link #finish} (crop, flip,
+ * normalise) so that rare class sampling can draw new crops of one image without decoding it
+ * again. Native memory of an image lives in its {@link Prepared} and is freed by close().
+ */
+public final class Pipeline {
+    private final PipelineConfig cfg;
+
+    public Pipeline(PipelineConfig cfg) {
+        this.cfg = cfg;
+    }
+
+    public PipelineConfig config() { return cfg; }
+
+    /** A decoded, resized image with its label. Close it to free the native image. */
+    public static final class Prepared implements AutoCloseable {
+        final Path file;
+        Mat image;              // resized BGR
+        final int width, height;
+        final byte[] label;     // resized (training) or original (test) train ids, or null
+        final int labelWidth, labelHeight;
+
+        Prepared(Path file, Mat image, byte[] label, int labelWidth, int labelHeight) {
+            this.file = file;
+            this.image = image;
+            this.width = image.cols();
+            this.height = image.rows();
+            this.label = label;
+            this.labelWidth = labelWidth;
+            this.labelHeight = labelHeight;
+        }
+
+        public int width() { return width; }
+        public int height() { return height; }
+        public byte[] label() { return label; }
+        public Path file() { return file; }
+
+        @Override
+        public void close() {
+            if (image != null) {
+                image.close();
+                image = null;
+            }
+        }
+    }
+
+    /** Loads an item: decode, check, resize. */
+    public Prepared prepare(Dataset.Item item) {
+        return prepare(item.image(), cfg.withLabel() ? item.label() : null);
+    }
+
+    public Prepared prepare(Path imageFile, Path labelFile) {
+        if (cfg.withLabel() && labelFile == null) throw new DataException(imageFile, "image without label");
+        try (PointerScope scope = new PointerScope()) {
+            Mat img = Images.readColor(imageFile);
+            int w = img.cols(), h = img.rows();
+            byte[] label = null;
+            if (labelFile != null) {
+                Mat lm = Images.readLabel(labelFile);
+                if (lm.cols() != w || lm.rows() != h) {
+                    throw new DataException(labelFile, "label is " + lm.cols() + "x" + lm.rows() + " but its image "
+                                                       + imageFile.getFileName() + " is " + w + "x" + h);
+                }
+                label = Images.toBytes(lm);
+                if (cfg.invalidLabels() == PipelineConfig.InvalidLabels.REFUSE) LabelCheck.require(labelFile, label);
+                else LabelCheck.invalidToIgnore(label);
+            }
+            int[] s = cfg.resizedSize(w, h);
+            Mat out;
+            if (s[0] != w || s[1] != h) {
+                out = new Mat();
+                resize(img, out, new Size(s[0], s[1]), 0, 0, INTER_LINEAR);
+            } else {
+                out = img;
+            }
+            out.retainReference(); // survives the scope; released by Prepared.close()
+            int lw = w, lh = h;
+            if (label != null && cfg.cropH() > 0 && (s[0] != w || s[1] != h)) {
+                label = resizeNearest(label, w, h, s[0], s[1]);
+                lw = s[0];
+                lh = s[1];
+            }
+            return new Prepared(imageFile, out, label, lw, lh);
+        }
+    }
+
+    /**
+     * OpenCV INTER_NEAREST (what mmcv uses for label maps): source index floor(x * src/dst),
+     * with the scale computed as OpenCV does.
+     */
+    public static byte[] resizeNearest(byte[] src, int sw, int sh, int dw, int dh) {
+        double ifx = 1.0 / ((double) dw / sw), ify = 1.0 / ((double) dh / sh);
+        int[] xo = new int[dw];
+        for (int x = 0; x < dw; x++) xo[x] = Math.min((int) Math.floor(x * ifx), sw - 1);
+        byte[] out = new byte[dw * dh];
+        for (int y = 0; y < dh; y++) {
+            int sy = Math.min((int) Math.floor(y * ify), sh - 1);
+            int so = sy * sw, o = y * dw;
+            for (int x = 0; x < dw; x++) out[o + x] = src[so + xo[x]];
+        }
+        return out;
+    }
+
+    /**
+     * Draws a crop box {y, x, h, w} as mmseg's RandomCrop: uniform offsets; with a label and
+     * cat_max_ratio < 1, up to 10 redraws until no class (ignore excluded) covers
+     * cat_max_ratio or more of the crop and there are at least two classes.
+     */
+    public int[] sampleCrop(Prepared p, SplittableRandom rng) {
+        if (cfg.cropH() <= 0) return new int[] {0, 0, p.height, p.width};
+        int[] box = drawBox(p, rng);
+        if (cfg.catMaxRatio() < 1.0 && p.label != null) {
+            for (int k = 0; k < 10; k++) {
+                if (catRatioOk(p, box)) break;
+                box = drawBox(p, rng);
+            }
+        }
+        return box;
+    }
+
+    private int[] drawBox(Prepared p, SplittableRandom rng) {
+        int ch = Math.min(cfg.cropH(), p.height), cw = Math.min(cfg.cropW(), p.width);
+        int oy = rng.nextInt(Math.max(p.height - cfg.cropH(), 0) + 1);
+        int ox = rng.nextInt(Math.max(p.width - cfg.cropW(), 0) + 1);
+        return new int[] {oy, ox, ch, cw};
+    }
+
+    /** Histogram of label values inside a box. */
+    public static long[] histogram(Prepared p, int[] box) {
+        long[] hist = new long[256];
+        byte[] l = p.label;
+        for (int y = box[0]; y < box[0] + box[2]; y++) {
+            int o = y * p.labelWidth;
+            for (int x = box[1]; x < box[1] + box[3]; x++) hist[l[o + x] & 0xFF]++;
+        }
+        return hist;
+    }
+
+    boolean catRatioOk(Prepared p, int[] box) {
+        long[] hist = histogram(p, box);
+        long max = 0, sum = 0;
+        int classes = 0;
+        for (int v = 0; v < 255; v++) {
+            if (hist[v] > 0) {
+                classes++;
+                sum += hist[v];
+                max = Math.max(max, hist[v]);
+            }
+        }
+        return classes > 1 && (double) max / sum < cfg.catMaxRatio();
+    }
+
+    /** Pixels of class c inside the box. */
+    public static long countInBox(Prepared p, int[] box, int c) {
+        long n = 0;
+        byte[] l = p.label;
+        byte cb = (byte) c;
+        for (int y = box[0]; y < box[0] + box[2]; y++) {
+            int o = y * p.labelWidth;
+            for (int x = box[1]; x < box[1] + box[3]; x++) if (l[o + x] == cb) n++;
+        }
+        return n;
+    }
+
+    /** Validity of resized-image pixel (y, x) under the configured margins. */
+    private boolean validAt(Prepared p, int y, int x, int[] m) {
+        return y >= m[0] && y < p.height - m[1] && x >= m[2] && x < p.width - m[3];
+    }
+
+    /** Margins scaled from the reference size to the resized image (nearest-neighbour equivalent). */
+    int[] scaledMargins(Prepared p) {
+        int[] m = cfg.validMargins();
+        double sy = (double) p.height / cfg.refH(), sx = (double) p.width / cfg.refW();
+        return new int[] {(int) Math.round(m[0] * sy), (int) Math.round(m[1] * sy),
+                          (int) Math.round(m[2] * sx), (int) Math.round(m[3] * sx)};
+    }
+
+    /** Crop, flip (drawn from rng), normalise to CHW float, pad. */
+    public Sample finish(Prepared p, int[] box, SplittableRandom rng) {
+        boolean flip = cfg.flipProb() > 0 && rng.nextDouble() < cfg.flipProb();
+        return finish(p, box, flip);
+    }
+
+    public Sample finish(Prepared p, int[] box, boolean flip) {
+        int y0 = box[0], x0 = box[1], ch = box[2], cw = box[3];
+        int oh = cfg.cropH() > 0 ? Math.max(cfg.cropH(), ch) : ch;
+        int ow = cfg.cropW() > 0 ? Math.max(cfg.cropW(), cw) : cw;
+        // image: crop -> bytes (BGR HWC) -> flip + normalise + CHW + pad
+        byte[] bgr;
+        try (Rect r = new Rect(x0, y0, cw, ch); Mat roi = new Mat(p.image, r)) {
+            bgr = Images.toBytes(roi);
+        }
+        float[] img = new float[3 * oh * ow];
+        float[] mean = cfg.mean(), std = cfg.std();
+        float m0 = mean[0], m1 = mean[1], m2 = mean[2];
+        float s0 = 1f / std[0], s1 = 1f / std[1], s2 = 1f / std[2];
+        int plane = oh * ow;
+        for (int y = 0; y < ch; y++) {
+            int srow = y * cw * 3;
+            int drow = y * ow;
+            for (int x = 0; x < cw; x++) {
+                int sx = flip ? cw - 1 - x : x;
+                int si = srow + sx * 3;
+                int di = drow + x;
+                img[di] = ((bgr[si + 2] & 0xFF) - m0) * s0;             // R
+                img[plane + di] = ((bgr[si + 1] & 0xFF) - m1) * s1;     // G
+                img[2 * plane + di] = ((bgr[si] & 0xFF) - m2) * s2;     // B
+            }
+        }
+        byte[] label = null;
+        int lh = 0, lw = 0;
+        if (p.label != null) {
+            if (cfg.cropH() <= 0) {
+                label = p.label; // test mode: original size, not flipped
+                lh = p.labelHeight;
+                lw = p.labelWidth;
+            } else {
+                label = new byte[oh * ow];
+                java.util.Arrays.fill(label, (byte) LabelMaps.IGNORE);
+                for (int y = 0; y < ch; y++) {
+                    int so = (y0 + y) * p.labelWidth + x0;
+                    int d = y * ow;
+                    if (!flip) System.arraycopy(p.label, so, label, d, cw);
+                    else for (int x = 0; x < cw; x++) label[d + x] = p.label[so + cw - 1 - x];
+                }
+                lh = oh;
+                lw = ow;
+            }
+        }
+        byte[] valid = null;
+        if (cfg.validMargins() != null) {
+            int[] m = scaledMargins(p);
+            valid = new byte[oh * ow];
+            for (int y = 0; y < ch; y++) {
+                for (int x = 0; x < cw; x++) {
+                    int sx = flip ? cw - 1 - x : x;
+                    valid[y * ow + x] = validAt(p, y0 + y, x0 + sx, m) ? (byte) 1 : 0;
+                }
+            }
+        }
+        return new Sample(img, oh, ow, label, lh, lw, valid, p.file.toString(), flip, y0, x0);
+    }
+
+    /** The whole pipeline for one item. */
+    public Sample load(Dataset.Item item, SplittableRandom rng) {
+        try (Prepared p = prepare(item)) {
+            return finish(p, sampleCrop(p, rng), rng);
+        }
+    }
+}
