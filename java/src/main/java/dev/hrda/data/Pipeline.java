@@ -49,6 +49,8 @@ public final class Pipeline {
         final int width, height; // size after Resize
         final byte[] label;     // resized (training) or original (test) train ids, or null
         final int labelWidth, labelHeight;
+        private int histograms;
+        private BlockCounts blockCounts;
 
         /** An image already at its pipeline size. */
         Prepared(Path file, Mat image, byte[] label, int labelWidth, int labelHeight) {
@@ -63,6 +65,14 @@ public final class Pipeline {
             this.label = label;
             this.labelWidth = labelWidth;
             this.labelHeight = labelHeight;
+        }
+
+        /** Block counts, built once more than two crop histograms of this label were asked for. */
+        BlockCounts blockCounts() {
+            if (blockCounts == null && ++histograms > 2 && labelWidth >= 4 * BlockCounts.B && labelHeight >= 4 * BlockCounts.B) {
+                blockCounts = new BlockCounts(this);
+            }
+            return blockCounts;
         }
 
         public int width() { return width; }
@@ -153,15 +163,81 @@ public final class Pipeline {
         return new int[] {oy, ox, ch, cw};
     }
 
-    /** Histogram of label values inside a box. */
+    /** Histogram of label values inside a box {y, x, h, w}. */
     public static long[] histogram(Prepared p, int[] box) {
         long[] hist = new long[256];
-        byte[] l = p.label;
-        for (int y = box[0]; y < box[0] + box[2]; y++) {
-            int o = y * p.labelWidth;
-            for (int x = box[1]; x < box[1] + box[3]; x++) hist[l[o + x] & 0xFF]++;
+        BlockCounts bc = p.blockCounts();
+        if (bc == null) {
+            directHistogram(p, box[0], box[1], box[0] + box[2], box[1] + box[3], hist);
+        } else {
+            bc.histogram(p, box, hist);
         }
         return hist;
+    }
+
+    static void directHistogram(Prepared p, int y0, int x0, int y1, int x1, long[] hist) {
+        byte[] l = p.label;
+        for (int y = y0; y < y1; y++) {
+            int o = y * p.labelWidth;
+            for (int x = x0; x < x1; x++) hist[l[o + x] & 0xFF]++;
+        }
+    }
+
+    /**
+     * Label counts per 16x16 block with 2-D prefix sums, so that the histogram of a large crop
+     * costs its border strips instead of all its pixels: cat_max_ratio and rare class sampling
+     * may look at up to 10 x 11 crops of one image. Values 0..18 are counted by class, anything
+     * else (255) together.
+     */
+    static final class BlockCounts {
+        static final int B = 16, K = LabelMaps.NUM_CLASSES + 1;
+        final int gw, gh;
+        final int[] integral; // [(gh+1) x (gw+1) x K]
+
+        BlockCounts(Prepared p) {
+            gw = p.labelWidth / B;
+            gh = p.labelHeight / B;
+            integral = new int[(gh + 1) * (gw + 1) * K];
+            int[] block = new int[K];
+            byte[] l = p.label;
+            for (int by = 0; by < gh; by++) {
+                for (int bx = 0; bx < gw; bx++) {
+                    java.util.Arrays.fill(block, 0);
+                    for (int y = by * B; y < by * B + B; y++) {
+                        int o = y * p.labelWidth + bx * B;
+                        for (int x = 0; x < B; x++) {
+                            int v = l[o + x] & 0xFF;
+                            block[v < LabelMaps.NUM_CLASSES ? v : K - 1]++;
+                        }
+                    }
+                    int i = idx(by + 1, bx + 1), up = idx(by, bx + 1), left = idx(by + 1, bx), diag = idx(by, bx);
+                    for (int k = 0; k < K; k++) {
+                        integral[i + k] = block[k] + integral[up + k] + integral[left + k] - integral[diag + k];
+                    }
+                }
+            }
+        }
+
+        int idx(int gy, int gx) { return (gy * (gw + 1) + gx) * K; }
+
+        void histogram(Prepared p, int[] box, long[] hist) {
+            int y0 = box[0], x0 = box[1], y1 = y0 + box[2], x1 = x0 + box[3];
+            int by0 = (y0 + B - 1) / B, bx0 = (x0 + B - 1) / B, by1 = Math.min(y1 / B, gh), bx1 = Math.min(x1 / B, gw);
+            if (by1 <= by0 || bx1 <= bx0) {
+                directHistogram(p, y0, x0, y1, x1, hist);
+                return;
+            }
+            int a = idx(by1, bx1), b = idx(by0, bx1), c = idx(by1, bx0), d = idx(by0, bx0);
+            for (int k = 0; k < K; k++) {
+                long n = (long) integral[a + k] - integral[b + k] - integral[c + k] + integral[d + k];
+                hist[k < LabelMaps.NUM_CLASSES ? k : LabelMaps.IGNORE] += n;
+            }
+            int iy0 = by0 * B, iy1 = by1 * B, ix0 = bx0 * B, ix1 = bx1 * B;
+            directHistogram(p, y0, x0, iy0, x1, hist);     // top strip
+            directHistogram(p, iy1, x0, y1, x1, hist);     // bottom strip
+            directHistogram(p, iy0, x0, iy1, ix0, hist);   // left strip
+            directHistogram(p, iy0, ix1, iy1, x1, hist);   // right strip
+        }
     }
 
     boolean catRatioOk(Prepared p, int[] box) {
@@ -178,16 +254,9 @@ public final class Pipeline {
         return classes > 1 && (double) max / sum < cfg.catMaxRatio();
     }
 
-    /** Pixels of class c inside the box. */
+    /** Pixels of class c (0..18) inside the box. */
     public static long countInBox(Prepared p, int[] box, int c) {
-        long n = 0;
-        byte[] l = p.label;
-        byte cb = (byte) c;
-        for (int y = box[0]; y < box[0] + box[2]; y++) {
-            int o = y * p.labelWidth;
-            for (int x = box[1]; x < box[1] + box[3]; x++) if (l[o + x] == cb) n++;
-        }
-        return n;
+        return histogram(p, box)[c];
     }
 
     /**

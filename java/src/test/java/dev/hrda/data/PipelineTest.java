@@ -79,6 +79,28 @@ class PipelineTest {
         }
     }
 
+    @Test
+    void blockHistogramsEqualDirectCounts() {
+        int w = 333, h = 170;
+        SplittableRandom r = new SplittableRandom(8);
+        byte[] label = new byte[w * h];
+        for (int i = 0; i < label.length; i++) {
+            int v = r.nextInt(22);
+            label[i] = (byte) (v >= 19 ? 255 : v);
+        }
+        try (Pipeline.Prepared p = coordImage(w, h, label)) {
+            for (int k = 0; k < 200; k++) {
+                int bh = 1 + r.nextInt(h), bw = 1 + r.nextInt(w);
+                int[] box = {r.nextInt(h - bh + 1), r.nextInt(w - bw + 1), bh, bw};
+                long[] direct = new long[256];
+                Pipeline.directHistogram(p, box[0], box[1], box[0] + bh, box[1] + bw, direct);
+                assertArrayEquals(direct, Pipeline.histogram(p, box), Arrays.toString(box));
+                assertEquals(direct[LabelMaps.CAR], Pipeline.countInBox(p, box, LabelMaps.CAR));
+            }
+            assertTrue(p.blockCounts() != null, "block counts in use after repeated queries");
+        }
+    }
+
     /** A prepared image whose pixels encode their coordinates: B = x, G = y, R = 7; label = region id. */
     static Pipeline.Prepared coordImage(int w, int h, byte[] label) {
         byte[] bgr = new byte[w * h * 3];
