@@ -94,6 +94,7 @@ public final class Pipeline {
         return prepare(item.image(), cfg.withLabel() ? item.label() : null);
     }
 
+    @SuppressWarnings("try") // the scope frees the native temporaries of decoding
     public Prepared prepare(Path imageFile, Path labelFile) {
         if (cfg.withLabel() && labelFile == null) throw new DataException(imageFile, "image without label");
         try (PointerScope scope = new PointerScope()) {
