@@ -80,16 +80,16 @@ final class BenchDataCommand implements Command {
 
             // single-thread stage timing
             opencv_core.setNumThreads(1);
-            int n1 = Math.min(ds.size(), 4);
+            int warm = 4, n1 = 8;
             long tPrep = 0, tFin = 0;
             SplittableRandom rng = new SplittableRandom(1);
-            for (int i = 0; i < n1 + 1; i++) {
+            for (int i = 0; i < warm + n1; i++) {
                 long a = System.nanoTime();
                 try (Pipeline.Prepared p = pipe.prepare(ds.get(i % ds.size()))) {
                     long b = System.nanoTime();
                     pipe.finish(p, pipe.sampleCrop(p, rng), rng);
                     long c = System.nanoTime();
-                    if (i > 0) { // first one warms up
+                    if (i >= warm) {
                         tPrep += b - a;
                         tFin += c - b;
                     }

@@ -1,6 +1,5 @@
 package dev.hrda.data;
 
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.io.IOException;
@@ -120,7 +119,7 @@ public final class Converter {
                                     errors.add(images.get(k) + ": image without label (expected " + l + ")");
                                     return;
                                 }
-                                try (PointerScope scope = new PointerScope(); Mat m = Images.readLabel(l)) {
+                                try (Mat m = Images.readLabel(l)) {
                                     byte[] b = Images.toBytes(m);
                                     LabelCheck.require(l, b);
                                     c = RareClassStats.count(b);

@@ -243,7 +243,7 @@ public final class Images {
         return m;
     }
 
-    /** Writes a Mat as PNG atomically. */
+    /** Writes a Mat atomically; the format follows the extension (PNG, or JPEG for .jpg). */
     public static void writePng(Path target, Mat m) {
         AtomicFiles.write(target, tmp -> {
             try (IntPointer params = new IntPointer(IMWRITE_PNG_COMPRESSION, 3)) {

@@ -1,15 +1,21 @@
 package dev.hrda.data;
 
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.Rect;
+import org.bytedeco.opencv.opencv_core.Scalar;
 import org.bytedeco.opencv.opencv_core.Size;
 
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 
+import static org.bytedeco.opencv.global.opencv_core.BORDER_REPLICATE;
+import static org.bytedeco.opencv.global.opencv_core.CV_64F;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
+import static org.bytedeco.opencv.global.opencv_imgproc.WARP_INVERSE_MAP;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
+import static org.bytedeco.opencv.global.opencv_imgproc.warpAffine;
 
 /**
  * Runs a {@link PipelineConfig} on one image (and label): load, Resize (keep ratio, bilinear
@@ -30,22 +36,43 @@ public final class Pipeline {
 
     public PipelineConfig config() { return cfg; }
 
-    /** A decoded, resized image with its label. Close it to free the native image. */
+    /**
+     * A decoded image with its label. The image stays at its decoded size: only the crop that
+     * {@link #finish} takes is resampled (bilinear, as if the whole image had been resized to
+     * {@code width x height} first), which saves most of the resize work for HRDA's 2560x1407
+     * source frames. The label (small, and needed whole for cat_max_ratio and rare class
+     * sampling) is resized at once. Close it to free the native image.
+     */
     public static final class Prepared implements AutoCloseable {
         final Path file;
-        Mat image;              // resized BGR
-        final int width, height;
+        Mat image;              // decoded BGR (original size)
+        final int width, height; // size after Resize
         final byte[] label;     // resized (training) or original (test) train ids, or null
         final int labelWidth, labelHeight;
+        private int histograms;
+        private BlockCounts blockCounts;
 
+        /** An image already at its pipeline size. */
         Prepared(Path file, Mat image, byte[] label, int labelWidth, int labelHeight) {
+            this(file, image, image.cols(), image.rows(), label, labelWidth, labelHeight);
+        }
+
+        Prepared(Path file, Mat image, int width, int height, byte[] label, int labelWidth, int labelHeight) {
             this.file = file;
             this.image = image;
-            this.width = image.cols();
-            this.height = image.rows();
+            this.width = width;
+            this.height = height;
             this.label = label;
             this.labelWidth = labelWidth;
             this.labelHeight = labelHeight;
+        }
+
+        /** Block counts, built once more than two crop histograms of this label were asked for. */
+        BlockCounts blockCounts() {
+            if (blockCounts == null && ++histograms > 2 && labelWidth >= 4 * BlockCounts.B && labelHeight >= 4 * BlockCounts.B) {
+                blockCounts = new BlockCounts(this);
+            }
+            return blockCounts;
         }
 
         public int width() { return width; }
@@ -67,6 +94,7 @@ public final class Pipeline {
         return prepare(item.image(), cfg.withLabel() ? item.label() : null);
     }
 
+    @SuppressWarnings("try") // the scope frees the native temporaries of decoding
     public Prepared prepare(Path imageFile, Path labelFile) {
         if (cfg.withLabel() && labelFile == null) throw new DataException(imageFile, "image without label");
         try (PointerScope scope = new PointerScope()) {
@@ -84,21 +112,14 @@ public final class Pipeline {
                 else LabelCheck.invalidToIgnore(label);
             }
             int[] s = cfg.resizedSize(w, h);
-            Mat out;
-            if (s[0] != w || s[1] != h) {
-                out = new Mat();
-                resize(img, out, new Size(s[0], s[1]), 0, 0, INTER_LINEAR);
-            } else {
-                out = img;
-            }
-            out.retainReference(); // survives the scope; released by Prepared.close()
+            img.retainReference(); // survives the scope; released by Prepared.close()
             int lw = w, lh = h;
             if (label != null && cfg.cropH() > 0 && (s[0] != w || s[1] != h)) {
                 label = resizeNearest(label, w, h, s[0], s[1]);
                 lw = s[0];
                 lh = s[1];
             }
-            return new Prepared(imageFile, out, label, lw, lh);
+            return new Prepared(imageFile, img, s[0], s[1], label, lw, lh);
         }
     }
 
@@ -143,15 +164,81 @@ public final class Pipeline {
         return new int[] {oy, ox, ch, cw};
     }
 
-    /** Histogram of label values inside a box. */
+    /** Histogram of label values inside a box {y, x, h, w}. */
     public static long[] histogram(Prepared p, int[] box) {
         long[] hist = new long[256];
-        byte[] l = p.label;
-        for (int y = box[0]; y < box[0] + box[2]; y++) {
-            int o = y * p.labelWidth;
-            for (int x = box[1]; x < box[1] + box[3]; x++) hist[l[o + x] & 0xFF]++;
+        BlockCounts bc = p.blockCounts();
+        if (bc == null) {
+            directHistogram(p, box[0], box[1], box[0] + box[2], box[1] + box[3], hist);
+        } else {
+            bc.histogram(p, box, hist);
         }
         return hist;
+    }
+
+    static void directHistogram(Prepared p, int y0, int x0, int y1, int x1, long[] hist) {
+        byte[] l = p.label;
+        for (int y = y0; y < y1; y++) {
+            int o = y * p.labelWidth;
+            for (int x = x0; x < x1; x++) hist[l[o + x] & 0xFF]++;
+        }
+    }
+
+    /**
+     * Label counts per 16x16 block with 2-D prefix sums, so that the histogram of a large crop
+     * costs its border strips instead of all its pixels: cat_max_ratio and rare class sampling
+     * may look at up to 10 x 11 crops of one image. Values 0..18 are counted by class, anything
+     * else (255) together.
+     */
+    static final class BlockCounts {
+        static final int B = 16, K = LabelMaps.NUM_CLASSES + 1;
+        final int gw, gh;
+        final int[] integral; // [(gh+1) x (gw+1) x K]
+
+        BlockCounts(Prepared p) {
+            gw = p.labelWidth / B;
+            gh = p.labelHeight / B;
+            integral = new int[(gh + 1) * (gw + 1) * K];
+            int[] block = new int[K];
+            byte[] l = p.label;
+            for (int by = 0; by < gh; by++) {
+                for (int bx = 0; bx < gw; bx++) {
+                    java.util.Arrays.fill(block, 0);
+                    for (int y = by * B; y < by * B + B; y++) {
+                        int o = y * p.labelWidth + bx * B;
+                        for (int x = 0; x < B; x++) {
+                            int v = l[o + x] & 0xFF;
+                            block[v < LabelMaps.NUM_CLASSES ? v : K - 1]++;
+                        }
+                    }
+                    int i = idx(by + 1, bx + 1), up = idx(by, bx + 1), left = idx(by + 1, bx), diag = idx(by, bx);
+                    for (int k = 0; k < K; k++) {
+                        integral[i + k] = block[k] + integral[up + k] + integral[left + k] - integral[diag + k];
+                    }
+                }
+            }
+        }
+
+        int idx(int gy, int gx) { return (gy * (gw + 1) + gx) * K; }
+
+        void histogram(Prepared p, int[] box, long[] hist) {
+            int y0 = box[0], x0 = box[1], y1 = y0 + box[2], x1 = x0 + box[3];
+            int by0 = (y0 + B - 1) / B, bx0 = (x0 + B - 1) / B, by1 = Math.min(y1 / B, gh), bx1 = Math.min(x1 / B, gw);
+            if (by1 <= by0 || bx1 <= bx0) {
+                directHistogram(p, y0, x0, y1, x1, hist);
+                return;
+            }
+            int a = idx(by1, bx1), b = idx(by0, bx1), c = idx(by1, bx0), d = idx(by0, bx0);
+            for (int k = 0; k < K; k++) {
+                long n = (long) integral[a + k] - integral[b + k] - integral[c + k] + integral[d + k];
+                hist[k < LabelMaps.NUM_CLASSES ? k : LabelMaps.IGNORE] += n;
+            }
+            int iy0 = by0 * B, iy1 = by1 * B, ix0 = bx0 * B, ix1 = bx1 * B;
+            directHistogram(p, y0, x0, iy0, x1, hist);     // top strip
+            directHistogram(p, iy1, x0, y1, x1, hist);     // bottom strip
+            directHistogram(p, iy0, x0, iy1, ix0, hist);   // left strip
+            directHistogram(p, iy0, ix1, iy1, x1, hist);   // right strip
+        }
     }
 
     boolean catRatioOk(Prepared p, int[] box) {
@@ -168,16 +255,42 @@ public final class Pipeline {
         return classes > 1 && (double) max / sum < cfg.catMaxRatio();
     }
 
-    /** Pixels of class c inside the box. */
+    /** Pixels of class c (0..18) inside the box. */
     public static long countInBox(Prepared p, int[] box, int c) {
-        long n = 0;
-        byte[] l = p.label;
-        byte cb = (byte) c;
-        for (int y = box[0]; y < box[0] + box[2]; y++) {
-            int o = y * p.labelWidth;
-            for (int x = box[1]; x < box[1] + box[3]; x++) if (l[o + x] == cb) n++;
+        return histogram(p, box)[c];
+    }
+
+    /**
+     * Pixels [y0, y0+ch) x [x0, x0+cw) of the image resized (bilinear) to p.width x p.height,
+     * as BGR bytes. Only the crop is computed: warpAffine with the mapping cv::resize uses
+     * (src = (dst + 0.5) * src/dst - 0.5, borders replicated); values agree with resizing the
+     * whole image to within rounding (at most 1-2 levels).
+     */
+    static byte[] cropResized(Prepared p, int y0, int x0, int ch, int cw) {
+        int sw = p.image.cols(), sh = p.image.rows();
+        if (sw == p.width && sh == p.height) {
+            try (Rect r = new Rect(x0, y0, cw, ch); Mat roi = new Mat(p.image, r)) {
+                return Images.toBytes(roi);
+            }
         }
-        return n;
+        try (Mat out = new Mat()) {
+            if (x0 == 0 && y0 == 0 && cw == p.width && ch == p.height) {
+                try (Size sz = new Size(p.width, p.height)) {
+                    resize(p.image, out, sz, 0, 0, INTER_LINEAR);
+                }
+            } else {
+                double sx = 1.0 / ((double) p.width / sw), sy = 1.0 / ((double) p.height / sh);
+                try (Mat m = new Mat(2, 3, CV_64F); Size sz = new Size(cw, ch); Scalar zero = new Scalar(0.0)) {
+                    double[] a = {sx, 0, (x0 + 0.5) * sx - 0.5, 0, sy, (y0 + 0.5) * sy - 0.5};
+                    try (DoublePointer dp = new DoublePointer(m.data())) {
+                        dp.capacity(6);
+                        dp.put(a);
+                    }
+                    warpAffine(p.image, out, m, sz, INTER_LINEAR | WARP_INVERSE_MAP, BORDER_REPLICATE, zero);
+                }
+            }
+            return Images.toBytes(out);
+        }
     }
 
     /** Validity of resized-image pixel (y, x) under the configured margins. */
@@ -204,10 +317,7 @@ public final class Pipeline {
         int oh = cfg.cropH() > 0 ? Math.max(cfg.cropH(), ch) : ch;
         int ow = cfg.cropW() > 0 ? Math.max(cfg.cropW(), cw) : cw;
         // image: crop -> bytes (BGR HWC) -> flip + normalise + CHW + pad
-        byte[] bgr;
-        try (Rect r = new Rect(x0, y0, cw, ch); Mat roi = new Mat(p.image, r)) {
-            bgr = Images.toBytes(roi);
-        }
+        byte[] bgr = cropResized(p, y0, x0, ch, cw);
         float[] img = new float[3 * oh * ow];
         float[] mean = cfg.mean(), std = cfg.std();
         float m0 = mean[0], m1 = mean[1], m2 = mean[2];

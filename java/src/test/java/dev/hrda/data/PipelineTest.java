@@ -44,6 +44,63 @@ class PipelineTest {
         }
     }
 
+    @Test
+    void cropOfTheResizedImageMatchesResizingEverything() {
+        int sw = 191, sh = 105, dw = 256, dh = 141; // GTA 1914x1052 -> 2560x1407, scaled down 10x
+        SplittableRandom r = new SplittableRandom(5);
+        byte[] bgr = new byte[sw * sh * 3];
+        for (int i = 0; i < bgr.length; i++) bgr[i] = (byte) (((i / 3) % sw) + r.nextInt(30));
+        for (int[] size : new int[][] {{dw, dh}, {100, 55}}) { // up- and downscaling
+            try (Mat src = Images.bgrMat(bgr, sw, sh); Mat full = new Mat()) {
+                resize(src, full, new Size(size[0], size[1]), 0, 0, org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR);
+                byte[] all = Images.toBytes(full);
+                Mat keep = src.clone();
+                try (Pipeline.Prepared p = new Pipeline.Prepared(Path.of("x.png"), keep, size[0], size[1], null, 0, 0)) {
+                    int[][] boxes = {{0, 0, 40, 40}, {7, 13, 33, 50}, {size[1] - 30, size[0] - 45, 30, 45}};
+                    for (int[] b : boxes) {
+                        byte[] crop = Pipeline.cropResized(p, b[0], b[1], b[2], b[3]);
+                        int maxDiff = 0;
+                        double sum = 0;
+                        for (int y = 0; y < b[2]; y++) {
+                            for (int x = 0; x < b[3] * 3; x++) {
+                                int d = Math.abs((crop[y * b[3] * 3 + x] & 0xFF) - (all[((b[0] + y) * size[0] + b[1]) * 3 + x] & 0xFF));
+                                maxDiff = Math.max(maxDiff, d);
+                                sum += d;
+                            }
+                        }
+                        // warpAffine quantises positions to 1/32 pixel; this image is noise (30 levels between neighbours)
+                        String at = "box " + Arrays.toString(b) + " at " + Arrays.toString(size);
+                        assertTrue(maxDiff <= 4, at + ": max diff " + maxDiff);
+                        assertTrue(sum / crop.length < 0.5, at + ": mean diff " + sum / crop.length);
+                    }
+                    assertArrayEquals(all, Pipeline.cropResized(p, 0, 0, size[1], size[0]), "whole image: exact resize");
+                }
+            }
+        }
+    }
+
+    @Test
+    void blockHistogramsEqualDirectCounts() {
+        int w = 333, h = 170;
+        SplittableRandom r = new SplittableRandom(8);
+        byte[] label = new byte[w * h];
+        for (int i = 0; i < label.length; i++) {
+            int v = r.nextInt(22);
+            label[i] = (byte) (v >= 19 ? 255 : v);
+        }
+        try (Pipeline.Prepared p = coordImage(w, h, label)) {
+            for (int k = 0; k < 200; k++) {
+                int bh = 1 + r.nextInt(h), bw = 1 + r.nextInt(w);
+                int[] box = {r.nextInt(h - bh + 1), r.nextInt(w - bw + 1), bh, bw};
+                long[] direct = new long[256];
+                Pipeline.directHistogram(p, box[0], box[1], box[0] + bh, box[1] + bw, direct);
+                assertArrayEquals(direct, Pipeline.histogram(p, box), Arrays.toString(box));
+                assertEquals(direct[LabelMaps.CAR], Pipeline.countInBox(p, box, LabelMaps.CAR));
+            }
+            assertTrue(p.blockCounts() != null, "block counts in use after repeated queries");
+        }
+    }
+
     /** A prepared image whose pixels encode their coordinates: B = x, G = y, R = 7; label = region id. */
     static Pipeline.Prepared coordImage(int w, int h, byte[] label) {
         byte[] bgr = new byte[w * h * 3];
