@@ -253,6 +253,66 @@ public final class F {
         return result(y, tape);
     }
 
+    /** Stacks tensors of equal trailing shape along dim 0 (torch.cat(xs, 0)). */
+    public static Tensor catBatch(List<Tensor> xs) {
+        Tensor first = xs.get(0);
+        long inner = first.numel() / first.dim(0);
+        int total = 0;
+        for (Tensor x : xs) {
+            if (x.rank() != first.rank() || x.numel() / x.dim(0) != inner || x.dtype() != first.dtype()) {
+                throw new IllegalArgumentException("catBatch: " + x.describe() + " does not match " + first.describe());
+            }
+            total += x.dim(0);
+        }
+        int[] s = first.shape();
+        s[0] = total;
+        Tensor y = Tensor.empty(first.backend(), first.dtype(), s);
+        int in = Math.toIntExact(inner), at = 0;
+        int[] offsets = new int[xs.size()];
+        for (int i = 0; i < xs.size(); i++) {
+            Tensor x = xs.get(i);
+            offsets[i] = at;
+            x.backend().copyBox(x, y, batchBox(x.dim(0), total, in, 0, at, x.dim(0)), false);
+            at += x.dim(0);
+        }
+        Tape tape = Tape.active(xs.toArray(new Tensor[0]));
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            for (int i = 0; i < xs.size(); i++) {
+                Tensor x = xs.get(i);
+                if (!x.requiresGrad) continue;
+                boolean acc = Tape.prepareGrad(x);
+                x.backend().copyBox(y.grad, x.grad, batchBox(total, x.dim(0), in, offsets[i], 0, x.dim(0)), acc);
+            }
+        });
+        return result(y, tape);
+    }
+
+    /** Samples [start, start+count) of dim 0 (x[start:start+count]). */
+    public static Tensor sliceBatch(Tensor x, int start, int count) {
+        int b = x.dim(0), in = Math.toIntExact(x.numel() / b);
+        if (start < 0 || count < 0 || start + count > b) {
+            throw new IllegalArgumentException("sliceBatch: [" + start + ", " + (start + count) + ") of " + x.shapeString());
+        }
+        int[] s = x.shape();
+        s[0] = count;
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), s);
+        x.backend().copyBox(x, y, batchBox(b, count, in, start, 0, count), false);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            if (!acc) x.backend().fill(x.grad, 0);
+            x.backend().copyBox(y.grad, x.grad, batchBox(count, b, in, 0, start, count), true);
+        });
+        return result(y, tape);
+    }
+
+    /** Whole samples as a box: the batch is the box's channel axis, a sample one column. */
+    private static Box batchBox(int srcB, int dstB, int inner, int srcAt, int dstAt, int size) {
+        return new Box(1, srcB, inner, 1, srcAt, 0, 0, dstB, inner, 1, dstAt, 0, 0, size, inner, 1);
+    }
+
     // ------------------------------------------------------------------ resize
 
     /** Bilinear resize of an NCHW map to (outH, outW), align_corners=False. */
@@ -360,26 +420,36 @@ public final class F {
         return result(y, tape);
     }
 
-    /** 2-D convolution (torch.nn.functional.conv2d); bias may be null. */
+    /**
+     * 2-D convolution (torch.nn.functional.conv2d); bias may be null. A rank-2 weight [out, in]
+     * is a 1x1 kernel: a Linear applied to every pixel of a map (DAFormer's embeddings), with no
+     * transposes to and from tokens.
+     */
     public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, int dilation, int groups) {
-        if (x.rank() != 4 || w.rank() != 4) throw new IllegalArgumentException("conv2d: " + x.shapeString() + " * " + w.describe());
-        ConvSpec s = new ConvSpec(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3),
+        if (w.rank() == 2) return conv2d(x, w, w.view(w.dim(0), w.dim(1), 1, 1), bias, stride, padding, dilation, groups);
+        return conv2d(x, w, w, bias, stride, padding, dilation, groups);
+    }
+
+    /** {@code w} owns the gradient, {@code w4} is its [K, C/groups, kh, kw] view. */
+    private static Tensor conv2d(Tensor x, Tensor w, Tensor w4, Tensor bias, int stride, int padding, int dilation, int groups) {
+        if (x.rank() != 4 || w4.rank() != 4) throw new IllegalArgumentException("conv2d: " + x.shapeString() + " * " + w.describe());
+        ConvSpec s = new ConvSpec(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w4.dim(0), w4.dim(2), w4.dim(3),
                                   stride, stride, padding, padding, dilation, dilation, groups);
-        if (!Arrays.equals(s.weightShape(), w.shape())) {
+        if (!Arrays.equals(s.weightShape(), w4.shape())) {
             throw new IllegalArgumentException("conv2d: weight " + w.describe() + " should be " + Arrays.toString(s.weightShape())
                                                + " for input " + x.shapeString());
         }
         Backend be = x.backend();
         Tensor y = Tensor.empty(be, x.dtype(), s.outShape());
-        be.conv2d(s, x, w, bias, y);
+        be.conv2d(s, x, w4, bias, y);
         Tape tape = Tape.active(x, w, bias);
         if (tape != null) tape.push(() -> {
             if (y.grad == null) return;
             if (x.requiresGrad) {
                 boolean acc = Tape.prepareGrad(x);
-                be.conv2dBackwardData(s, y.grad, w, x.grad, acc);
+                be.conv2dBackwardData(s, y.grad, w4, x.grad, acc);
             }
-            Tensor dw = w.requiresGrad ? gradAccumulator(w) : null;
+            Tensor dw = w.requiresGrad ? gradAccumulator(w).view(w4.shape()) : null;
             Tensor db = bias != null && bias.requiresGrad ? gradAccumulator(bias) : null;
             if (dw != null) be.conv2dBackwardWeight(s, x, y.grad, dw, db);
             else if (db != null) be.channelSum(y.grad, db, s.n(), s.k(), (long) s.outH() * s.outW(), true);

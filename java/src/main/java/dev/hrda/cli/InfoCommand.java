@@ -5,11 +5,19 @@ import dev.hrda.backend.Backend;
 import dev.hrda.backend.Backends;
 import dev.hrda.backend.CpuBackend;
 import dev.hrda.kernels.CudaRuntime;
+import dev.hrda.model.HeadConfig;
+import dev.hrda.model.MitConfig;
+import dev.hrda.model.ModelConfig;
+import dev.hrda.model.Segmentor;
+import dev.hrda.tensor.DType;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.DefaultParser;
 import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
+
+import java.util.Arrays;
+import java.util.Map;
 
 /** {@code hrda info}: version, backend, device, CUDA/cuDNN versions, which native libraries load. */
 final class InfoCommand implements Command {
@@ -21,12 +29,15 @@ final class InfoCommand implements Command {
     public int run(String[] args) throws Exception {
         Options opts = new Options()
                 .addOption(Option.builder().longOpt("device").hasArg().argName("cpu|cuda|auto").desc("backend (default auto)").build())
+                .addOption(Option.builder().longOpt("model").hasArg().argName("NAME")
+                                   .desc("parameter count of each component of a model (hrda_mitb5, daformer_mitb0, …)").build())
                 .addOption(Option.builder("h").longOpt("help").desc("this help").build());
         CommandLine cl = new DefaultParser().parse(opts, args);
         if (cl.hasOption("help")) {
             new HelpFormatter().printHelp("hrda info", opts);
             return 0;
         }
+        if (cl.hasOption("model")) return describeModel(cl.getOptionValue("model"));
         String device = cl.getOptionValue("device", "auto");
         System.out.println("hrda-java " + Version.VERSION + " (Java " + Runtime.version() + ", " + System.getProperty("os.arch") + ")");
 
@@ -55,6 +66,26 @@ final class InfoCommand implements Command {
         } catch (IllegalStateException e) {
             System.out.println("backend unavailable: " + e.getMessage());
             return 1;
+        }
+        return 0;
+    }
+
+    /** Builds the model on the CPU and prints its components' parameter counts. */
+    private static int describeModel(String name) {
+        ModelConfig c = ModelConfig.named(name);
+        MitConfig mit = c.backbone();
+        System.out.printf("model %s: %s (dims %s, depths %s, heads %s, sr %s) + DAFormer head (embed %d, %s)%s%n", c.name(),
+                          mit.name(), Arrays.toString(mit.embedDims()), Arrays.toString(mit.depths()), Arrays.toString(mit.heads()),
+                          Arrays.toString(mit.srRatios()), c.head().embedDim(),
+                          c.head().fusion() == HeadConfig.Fusion.ASPP ? "sep-ASPP " + Arrays.toString(c.head().dilations()) : "1x1 fusion",
+                          c.isHrda() ? " + class-wise scale attention, detail crop " + c.hrda().hrCropSize() : "");
+        try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, c, 0)) {
+            long total = 0;
+            for (Map.Entry<String, Long> e : m.parameterCounts().entrySet()) {
+                System.out.printf("  %-30s %10.3f M%n", e.getKey(), e.getValue() / 1e6);
+                total += e.getValue();
+            }
+            System.out.printf("  %-30s %10.3f M  (%.1f MiB in f32)%n", "total", total / 1e6, total * 4 / (double) (1 << 20));
         }
         return 0;
     }
