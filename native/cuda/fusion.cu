@@ -1,0 +1,19 @@
+// HRDA scale-attention fusion: CUDA kernels not written yet; the entry points exist so that the
+// Java binding links, and answer HRDA_ERR_UNSUPPORTED.
+#include "cuda_common.cuh"
+
+using namespace hrda_cuda;
+
+extern "C" {
+
+int hrda_cuda_hrda_fuse_forward(int, long, long, long, long, long, long, long, long, const void*, const void*,
+                                const void*, void*, void*) {
+  return fail(HRDA_ERR_UNSUPPORTED, "hrda_fuse_forward: no CUDA kernel yet (use the CPU backend)");
+}
+
+int hrda_cuda_hrda_fuse_backward(int, long, long, long, long, long, long, long, long, const void*, const void*,
+                                 const void*, const void*, void*, void*, void*, int, int, int, void*) {
+  return fail(HRDA_ERR_UNSUPPORTED, "hrda_fuse_backward: no CUDA kernel yet (use the CPU backend)");
+}
+
+}  // extern "C"
