@@ -257,17 +257,19 @@ public final class F {
     public static Tensor catBatch(List<Tensor> xs) {
         Tensor first = xs.get(0);
         long inner = first.numel() / first.dim(0);
-        int total = 0;
+        int sum = 0;
         for (Tensor x : xs) {
             if (x.rank() != first.rank() || x.numel() / x.dim(0) != inner || x.dtype() != first.dtype()) {
                 throw new IllegalArgumentException("catBatch: " + x.describe() + " does not match " + first.describe());
             }
-            total += x.dim(0);
+            sum += x.dim(0);
         }
+        int total = sum;
         int[] s = first.shape();
         s[0] = total;
         Tensor y = Tensor.empty(first.backend(), first.dtype(), s);
-        int in = Math.toIntExact(inner), at = 0;
+        int in = Math.toIntExact(inner);
+        int at = 0;
         int[] offsets = new int[xs.size()];
         for (int i = 0; i < xs.size(); i++) {
             Tensor x = xs.get(i);

@@ -38,7 +38,7 @@ class ModelTest {
             Map<String, Tensor> p = m.namedParameters();
             // a few original names and shapes (mmseg / SegFormer)
             assertArrayEquals(new int[] {64, 3, 7, 7}, p.get("backbone.patch_embed1.proj.weight").shape());
-            assertArrayEquals(new int[] {1024, 512}, p.get("backbone.block4.2.mlp.fc2.weight").shape());
+            assertArrayEquals(new int[] {512, 2048}, p.get("backbone.block4.2.mlp.fc2.weight").shape());
             assertArrayEquals(new int[] {320, 320, 2, 2}, p.get("backbone.block3.39.attn.sr.weight").shape());
             assertArrayEquals(new int[] {1280, 1, 3, 3}, p.get("backbone.block3.0.mlp.dwconv.dwconv.weight").shape());
             assertArrayEquals(new int[] {1024, 1, 3, 3},
