@@ -34,6 +34,7 @@ Files written:
 - evil_os_system.pth  zip whose data.pkl calls os.system (GLOBAL 'os system' + REDUCE).
 - evil_eval.pth       zip whose data.pkl calls builtins.eval (protocol 4, STACK_GLOBAL).
 - bad_view.pth        zip with a tensor view reaching past the end of its storage.
+- big_endian.pth      zip written on a big-endian machine (byteorder 'big'): f32 view, bf16, int64.
 - expected.json    for every tensor of the good files: dtype, shape and the values in logical
                    (row-major) order, computed here with numpy's as_strided from the storages.
 """
@@ -78,8 +79,9 @@ torch_utils._rebuild_tensor_v2 = _rebuild_tensor_v2
 class Storage:
     """A typed storage: values (numpy, logical dtype) and the storage class to pickle."""
 
-    def __init__(self, kind, values, cls=None, location='cpu'):
+    def __init__(self, kind, values, cls=None, location='cpu', order='<'):
         self.kind = kind
+        self.order = order
         self.cls = cls or getattr(torch, kind)
         self.location = location
         np_dtype, self.dtype = STORAGES[kind]
@@ -94,7 +96,7 @@ class Storage:
         self.numel = self.raw.size
 
     def data(self):
-        return self.raw.tobytes()
+        return self.raw.astype(self.raw.dtype.newbyteorder(self.order)).tobytes()
 
 
 class Tensor:
@@ -170,11 +172,11 @@ def torch_zip(records, folder):
     return bytes(out)
 
 
-def save_zip(obj, path, folder=None, torch2=False):
+def save_zip(obj, path, folder=None, torch2=False, byteorder=b'little'):
     data_pkl, storages = pickle_zip_payload(obj)
     records = [('data.pkl', data_pkl)]
     if torch2:
-        records.append(('byteorder', b'little'))
+        records.append(('byteorder', byteorder))
     records += [(f'data/{k}', storages[k].data()) for k in sorted(storages)]
     records.append(('version', b'3\n'))
     if torch2:
@@ -296,6 +298,12 @@ def main():
     save_legacy(obj, out / 'mit_tiny.pth')
     expected['mit_tiny.pth'] = exp
     (out / 'evil_os_system.pth').write_bytes(torch_zip([('data.pkl', evil_os_system()), ('version', b'3\n')], 'archive'))
+    big = {'w': Tensor(Storage('FloatStorage', np.arange(6) * 0.5 - 1, order='>'), 0, (3, 2), (1, 3)),
+           'h': contiguous('BFloat16Storage', [1.0, -0.5], (2,)), 'n': contiguous('LongStorage', [-2, 300], (2,))}
+    for t in ('h', 'n'):
+        big[t].storage.order = '>'
+    save_zip(big, out / 'big_endian.pth', folder='archive', torch2=True, byteorder=b'big')
+    expected['big_endian.pth'] = {name: t.expected() for name, t in big.items()}
     bad = Storage('FloatStorage', [1.0, 2.0, 3.0, 4.0])
     save_zip({'state_dict': {'backbone.norm1.weight': Tensor(bad, 2, (8,))}}, out / 'bad_view.pth', folder='archive')
     evil = pickle.dumps({'state_dict': _Eval()}, protocol=4)

@@ -103,6 +103,32 @@ class TorchFilesTest {
     }
 
     @Test
+    void bigEndianStoragesAreSwapped() throws IOException {
+        TensorFile f = TensorFile.read(TinyModel.resource("big_endian.pth"));
+        assertMatchesNumpy(f, "big_endian.pth", f.tensors());
+        assertArrayEquals(new long[] {-2, 300}, f.tensors().get("n").toLongArray());
+    }
+
+    @Test
+    void reZippedWithDeflateStillReads(@TempDir Path dir) throws IOException {
+        // a checkpoint unpacked and zipped again by another tool: deflated records, no zip64, no padding
+        Path src = TinyModel.resource("mmseg_state.pth"), dst = dir.resolve("rezipped.pth");
+        try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(src.toFile());
+             java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(dst))) {
+            for (var e : java.util.Collections.list(in.entries())) {
+                out.putNextEntry(new java.util.zip.ZipEntry(e.getName()));
+                try (var s = in.getInputStream(e)) {
+                    s.transferTo(out);
+                }
+                out.closeEntry();
+            }
+        }
+        TensorFile f = TensorFile.read(dst);
+        assertEquals(TensorFile.Format.TORCH_ZIP, f.format());
+        assertMatchesNumpy(f, "mmseg_state.pth", merged(f));
+    }
+
+    @Test
     void refusesForeignGlobalsWithoutRunningThem() {
         // os.system via GLOBAL (protocol 2), builtins.eval via STACK_GLOBAL (protocol 4)
         for (String[] c : new String[][] {{"evil_os_system.pth", "'os.system'", "/tmp/hrda_pwned_os_system"},
