@@ -81,7 +81,14 @@ public final class Checkpoints {
      */
     public static void save(Path file, Module model, Map<String, String> meta) {
         Map<String, StoredTensor> out = new LinkedHashMap<>();
-        stateOf(model).forEach((k, v) -> out.put(k, StoredTensor.lazyCopyOf(v)));
+        stateOf(model).forEach((k, v) -> {
+            out.put(k, StoredTensor.lazyCopyOf(v));
+            // PyTorch's BatchNorm also keeps a batch counter; write it (0: unused with momentum 0.1)
+            // so that torch's strict load_state_dict accepts our files
+            if (k.endsWith(".running_var")) {
+                out.put(k.substring(0, k.length() - "running_var".length()) + "num_batches_tracked", StoredTensor.ofLongs(new long[] {0}));
+            }
+        });
         Map<String, String> m = new LinkedHashMap<>();
         m.put("format", "pt");  // the convention of safetensors files holding PyTorch names
         if (meta != null) m.putAll(meta);

@@ -5,6 +5,7 @@ import dev.hrda.backend.CpuBackend;
 import dev.hrda.io.Checkpoints;
 import dev.hrda.io.LoadOptions;
 import dev.hrda.io.LoadReport;
+import dev.hrda.io.StoredDType;
 import dev.hrda.io.StoredTensor;
 import dev.hrda.io.TensorFile;
 import dev.hrda.tensor.Arena;
@@ -13,11 +14,16 @@ import dev.hrda.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -96,6 +102,25 @@ class ReferenceParityTest {
             assertClose("att", f.tensors().get("test.att"), o.att(), 1e-4);
             assertClose("fused", f.tensors().get("test.fused"), o.fused(), 1e-4);
             assertClose("slide_fused", f.tensors().get("test.slide_fused"), m.fusedInference(x), 1e-4);
+        }
+    }
+
+    /** What we write is PyTorch's state dict: the same names, shapes and key set as the reference's. */
+    @Test void exportedCheckpointHasTheOriginalStateDictKeys(@TempDir Path dir) throws Exception {
+        try (Segmentor m = Segmentor.create(be, DType.F32, ModelConfig.named("tiny_hrda"), 0)) {
+            TensorFile ref = load(m, fixture("tiny_hrda.safetensors"));
+            Path out = dir.resolve("tiny.safetensors");
+            Checkpoints.save(out, m, Map.of("iter", "0"));
+            TensorFile ours = TensorFile.read(out);
+            Set<String> expected = new TreeSet<>(ref.tensors().keySet());
+            expected.removeIf(k -> k.startsWith("test."));
+            assertEquals(expected, new TreeSet<>(ours.tensors().keySet()));
+            for (String k : expected) {
+                assertArrayEquals(ref.tensors().get(k).shape(), ours.tensors().get(k).shape(), k);
+                if (ref.tensors().get(k).dtype() == StoredDType.F32) {
+                    assertArrayEquals(ref.tensors().get(k).toFloatArray(), ours.tensors().get(k).toFloatArray(), k);
+                }
+            }
         }
     }
 }
