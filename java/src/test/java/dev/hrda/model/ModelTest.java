@@ -70,6 +70,46 @@ class ModelTest {
         }
     }
 
+    /** The visualisation switch: attention 0 is the context alone (upsampled), 1 the detail alone. */
+    @Test void fixedAttentionSelectsOneScale() {
+        for (double fixed : new double[] {0, 1}) {
+            ModelConfig c = ModelConfig.hrda("tiny_fixed", MitConfig.named("mit_tiny"), 16, 5,
+                                             HrdaConfig.defaults().withHrCrop(64).withFixedAttention(fixed));
+            try (Segmentor s = Segmentor.create(be, DType.F64, c, 1); Arena a = Arena.open()) {
+                HrdaEncoderDecoder m = (HrdaEncoderDecoder) s;
+                m.train(false);
+                Tensor img = random(new Random(2), DType.F64, 1, 3, 128, 128);
+                var o = m.forwardTrainParts(img, new CropBox(32, 24, 64, 64));
+                Tensor expected = fixed == 0 ? F.resizeByFactor(o.lr(), 2) : null;
+                if (expected != null) assertArrayEquals(expected.toDoubleArray(), o.fused().toDoubleArray(), 1e-12);
+                double[] fused = m.fusedInference(img).toDoubleArray();
+                if (fixed == 1) {  // no mask at inference: the slide-averaged detail logits everywhere
+                    assertArrayEquals(fusedDetail(m, img), fused, 1e-12);
+                }
+            }
+        }
+    }
+
+    /** The slide-averaged detail logits of fusedInference, with attention 1 (fused = hr). */
+    private static double[] fusedDetail(HrdaEncoderDecoder m, Tensor img) {
+        List<CropBox> boxes = CropBox.slide(128, 128, 64, 32);
+        Tensor crops = F.catBatch(boxes.stream().map(b -> F.crop(img, b.top(), b.left(), 64, 64)).toList());
+        Tensor logits = m.decodeHead.head.forward(m.backbone.forward(crops));
+        double[] l = logits.toDoubleArray(), sum = new double[5 * 32 * 32];
+        int[] count = new int[32 * 32];
+        for (int i = 0; i < boxes.size(); i++) {
+            int top = boxes.get(i).top() / 4, left = boxes.get(i).left() / 4;
+            for (int k = 0; k < 5; k++)
+                for (int y = 0; y < 16; y++)
+                    for (int x = 0; x < 16; x++) {
+                        sum[(k * 32 + top + y) * 32 + left + x] += l[((i * 5 + k) * 16 + y) * 16 + x];
+                        if (k == 0) count[(top + y) * 32 + left + x]++;
+                    }
+        }
+        for (int p = 0; p < sum.length; p++) sum[p] /= count[p % (32 * 32)];
+        return sum;
+    }
+
     @Test void cropBoxesFollowTheOriginal() {
         // get_crop_bbox: offsets are multiples of 8 in [0, 504] for a 512 crop of 1024
         Random r = new Random(3);
