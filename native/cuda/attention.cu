@@ -22,6 +22,7 @@
 //  - Global loads are 16-byte packs when the base pointers are 16-byte aligned (rows of 32
 //    channels are always 64-byte aligned relative to the base), else element by element.
 #include "cuda_common.cuh"
+#include "hrda/detail/op_checks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -161,20 +162,42 @@ __device__ __forceinline__ void row_reduce(float (&s)[CH]) {
   }
 }
 
+// The row of this thread (a query in the forward and dq kernels, a key in the dk/dv kernel):
+// grid (ceil(rows / ROWS), B*H[, S]); TPR threads per row, sl = this thread's channel slice.
+template <int D>
+struct RowSlot {
+  static constexpr int TPR = D / kSlice, ROWS = kAttnThreads / TPR;
+  int b, h, sl;
+  long r;
+  bool valid;
+  __device__ __forceinline__ RowSlot(long rows, int H)
+      : b((int)blockIdx.y / H), h((int)blockIdx.y % H), sl((int)threadIdx.x % TPR),
+        r((long)blockIdx.x * ROWS + threadIdx.x / TPR), valid(r < rows) {}
+};
+
+// Stages keys and values j0 .. j0+kn-1 of one (batch, head) (k_j at kbase + j*2C, v_j at + C)
+// in Ks and Vs, once every thread is done with the previous tile.
+template <typename T, int D>
+__device__ __forceinline__ void stage_kv(float* Ks, float* Vs, const T* kbase, long j0, int kn, long C, bool vec) {
+  __syncthreads();
+  load_tile<T, D>(Ks, kbase + j0 * 2 * C, 2 * C, kn, vec);
+  load_tile<T, D>(Vs, kbase + j0 * 2 * C + C, 2 * C, kn, vec);
+  __syncthreads();
+}
+
 // ---- forward: grid (ceil(N / rows), B*H) ----
 template <typename T, int D>
 __global__ void __launch_bounds__(kAttnThreads)
 attention_forward_kernel(long N, long M, int H, float scale_log2, const T* __restrict__ q, const T* __restrict__ kv,
                          T* __restrict__ out, float* __restrict__ lse, bool vec) {
-  constexpr int TPR = D / kSlice, ROWS = kAttnThreads / TPR, CH = 16;
+  constexpr int TPR = D / kSlice, CH = 16;
   __shared__ __align__(16) float Ks[kTile * TPR * kPitch];
   __shared__ __align__(16) float Vs[kTile * TPR * kPitch];
-  const int bh = blockIdx.y, b = bh / H, h = bh % H;
-  const long C = (long)H * D, C2 = 2 * C;
-  const int sl = threadIdx.x % TPR;
-  const long i = (long)blockIdx.x * ROWS + threadIdx.x / TPR;
-  const bool valid = i < N;
-  const long row = ((long)b * N + i) * C + h * D + sl * kSlice;
+  const RowSlot<D> t(N, H);
+  const int sl = t.sl;
+  const long C = (long)H * D, i = t.r, bh = blockIdx.y;
+  const bool valid = t.valid;
+  const long row = ((long)t.b * N + i) * C + t.h * D + sl * kSlice;
 
   float qr[kSlice], acc[kSlice];
   load_slice(q + (valid ? row : 0), valid, scale_log2, vec, qr);
@@ -182,13 +205,10 @@ attention_forward_kernel(long N, long M, int H, float scale_log2, const T* __res
   for (int d = 0; d < kSlice; d++) acc[d] = 0.f;
   float m = -INFINITY, l = 0.f;
 
-  const T* kbase = kv + (long)b * M * C2 + h * D;
+  const T* kbase = kv + (long)t.b * M * 2 * C + t.h * D;
   for (long j0 = 0; j0 < M; j0 += kTile) {
     const int kn = (int)min((long)kTile, M - j0);
-    __syncthreads();  // the previous tile is no longer read
-    load_tile<T, D>(Ks, kbase + j0 * C2, C2, kn, vec);
-    load_tile<T, D>(Vs, kbase + j0 * C2 + C, C2, kn, vec);
-    __syncthreads();
+    stage_kv<T, D>(Ks, Vs, kbase, j0, kn, C, vec);
     for (int c0 = 0; c0 < kn; c0 += CH) {
       float s[CH];
 #pragma unroll
@@ -242,15 +262,14 @@ __global__ void __launch_bounds__(kAttnThreads)
 attention_dq_kernel(long N, long M, int H, float scale, const T* __restrict__ q, const T* __restrict__ kv,
                     const float* __restrict__ lse, const float* __restrict__ delta, const T* __restrict__ dout,
                     T* __restrict__ dq, bool acc, bool vec) {
-  constexpr int TPR = D / kSlice, ROWS = kAttnThreads / TPR, CH = 16;
+  constexpr int TPR = D / kSlice, CH = 16;
   __shared__ __align__(16) float Ks[kTile * TPR * kPitch];
   __shared__ __align__(16) float Vs[kTile * TPR * kPitch];
-  const int bh = blockIdx.y, b = bh / H, h = bh % H;
-  const long C = (long)H * D, C2 = 2 * C;
-  const int sl = threadIdx.x % TPR;
-  const long i = (long)blockIdx.x * ROWS + threadIdx.x / TPR;
-  const bool valid = i < N;
-  const long row = ((long)b * N + i) * C + h * D + sl * kSlice;
+  const RowSlot<D> t(N, H);
+  const int sl = t.sl;
+  const long C = (long)H * D, i = t.r, bh = blockIdx.y;
+  const bool valid = t.valid;
+  const long row = ((long)t.b * N + i) * C + t.h * D + sl * kSlice;
   const float scale_log2 = scale * kLog2e;
 
   float qr[kSlice], dor[kSlice], g[kSlice];
@@ -261,13 +280,10 @@ attention_dq_kernel(long N, long M, int H, float scale, const T* __restrict__ q,
   const float lse2 = valid ? lse[(long)bh * N + i] * kLog2e : 0.f;
   const float dl = valid ? delta[(long)bh * N + i] : 0.f;
 
-  const T* kbase = kv + (long)b * M * C2 + h * D;
+  const T* kbase = kv + (long)t.b * M * 2 * C + t.h * D;
   for (long j0 = 0; j0 < M; j0 += kTile) {
     const int kn = (int)min((long)kTile, M - j0);
-    __syncthreads();
-    load_tile<T, D>(Ks, kbase + j0 * C2, C2, kn, vec);
-    load_tile<T, D>(Vs, kbase + j0 * C2 + C, C2, kn, vec);
-    __syncthreads();
+    stage_kv<T, D>(Ks, Vs, kbase, j0, kn, C, vec);
     for (int c0 = 0; c0 < kn; c0 += CH) {
       float s[CH], dp[CH];
 #pragma unroll
@@ -294,16 +310,15 @@ __global__ void __launch_bounds__(kAttnThreads)
 attention_dkv_kernel(long N, long M, int H, float scale, long chunk, const T* __restrict__ q, const T* __restrict__ kv,
                      const float* __restrict__ lse, const float* __restrict__ delta, const T* __restrict__ dout,
                      T* __restrict__ dkv, float* __restrict__ part, long part_stride, bool acc, bool vec) {
-  constexpr int TPR = D / kSlice, ROWS = kAttnThreads / TPR;
+  constexpr int TPR = D / kSlice;
   __shared__ __align__(16) float Qs[kTile * TPR * kPitch];
   __shared__ __align__(16) float Os[kTile * TPR * kPitch];  // dout
   __shared__ float lse2s[kTile], dls[kTile];
-  const int bh = blockIdx.y, b = bh / H, h = bh % H;
-  const long C = (long)H * D, C2 = 2 * C;
-  const int sl = threadIdx.x % TPR;
-  const long j = (long)blockIdx.x * ROWS + threadIdx.x / TPR;
-  const bool valid = j < M;
-  const long krow = ((long)b * M + j) * C2 + h * D + sl * kSlice;  // k slice; v slice at + C
+  const RowSlot<D> t(M, H);
+  const int b = t.b, h = t.h, sl = t.sl;
+  const long C = (long)H * D, j = t.r, bh = blockIdx.y;
+  const bool valid = t.valid;
+  const long krow = ((long)b * M + j) * 2 * C + h * D + sl * kSlice;  // k slice; v slice at + C
   const float scale_log2 = scale * kLog2e;
 
   float kr[kSlice], vr[kSlice], gk[kSlice], gv[kSlice];
@@ -320,9 +335,9 @@ attention_dkv_kernel(long N, long M, int H, float scale, long chunk, const T* __
     __syncthreads();
     load_tile<T, D>(Qs, qbase + i0 * C, C, qn, vec);
     load_tile<T, D>(Os, obase + i0 * C, C, qn, vec);
-    for (int t = threadIdx.x; t < kTile; t += blockDim.x) {
-      lse2s[t] = t < qn ? lse[(long)bh * N + i0 + t] * kLog2e : 0.f;
-      dls[t] = t < qn ? delta[(long)bh * N + i0 + t] : 0.f;
+    for (int e = threadIdx.x; e < kTile; e += blockDim.x) {
+      lse2s[e] = e < qn ? lse[bh * N + i0 + e] * kLog2e : 0.f;
+      dls[e] = e < qn ? delta[bh * N + i0 + e] : 0.f;
     }
     __syncthreads();
     // one query row at a time: its q and dout slices are loaded once and serve both the dot
@@ -428,11 +443,9 @@ int launch_backward(long B, long N, long M, long H, float scale, const void* q, 
 
 }  // namespace
 
+// the shared checks, then what only the CUDA kernels need
 #define ATTENTION_CHECKS(name)                                                                           \
-  HRDA_CHECK(B >= 0 && N >= 0, name ": sizes B = %ld and N = %ld must not be negative", B, N);           \
-  HRDA_CHECK(M >= 1, name ": M (keys) = %ld must be at least 1", M);                                     \
-  HRDA_CHECK(H >= 1 && D >= 1, name ": heads H = %ld and head dim D = %ld must be positive", H, D);      \
-  HRDA_CHECK(std::isfinite(scale), name ": scale %g is not finite", (double)scale);                           \
+  HRDA_ATTENTION_CHECKS(name);                                                                           \
   HRDA_CHECK(B * H <= 65535, name ": B * H = %ld exceeds 65535 (grid limit)", B * H);                    \
   if (D != 32 && D != 64)                                                                                \
     return fail(HRDA_ERR_UNSUPPORTED, name ": head dim D = %ld has no CUDA kernel (32 or 64; the CPU "   \

@@ -13,6 +13,7 @@
 //      HR pixel, the following B*K*hh*ww indices: dhr = g * up2(attm) at its fused pixel.
 //    A range whose gradients are both NULL is left out of the index space.
 #include "cuda_common.cuh"
+#include "hrda/detail/op_checks.h"
 
 using namespace hrda_cuda;
 
@@ -133,23 +134,11 @@ __global__ void fuse_backward_kernel(long n_lr, long n_hr, Geom g, DivMod dW, Di
 
 }  // namespace
 
-// The box must sit on even coordinates inside the fused grid [2h, 2w].
-#define FUSION_CHECKS(name)                                                                                  \
-  HRDA_CHECK(B >= 0 && K >= 0, name ": sizes B = %ld and K = %ld must not be negative", B, K);               \
-  HRDA_CHECK(h >= 1 && w >= 1, name ": LR size h x w = %ld x %ld must be positive", h, w);                   \
-  HRDA_CHECK(hh >= 2 && ww >= 2 && hh % 2 == 0 && ww % 2 == 0,                                               \
-             name ": HR size hh x ww = %ld x %ld must be even and positive", hh, ww);                       \
-  HRDA_CHECK(top >= 0 && left >= 0 && top % 2 == 0 && left % 2 == 0,                                         \
-             name ": box corner (top %ld, left %ld) must be even and not negative", top, left);             \
-  HRDA_CHECK(top + hh <= 2 * h && left + ww <= 2 * w,                                                        \
-             name ": HR box rows %ld..%ld, cols %ld..%ld does not fit the fused grid %ld x %ld",             \
-             top, top + hh, left, left + ww, 2 * h, 2 * w)
-
 extern "C" {
 
 int hrda_cuda_hrda_fuse_forward(int dtype, long B, long K, long h, long w, long hh, long ww, long top, long left,
                                 const void* lr_seg, const void* att, const void* hr_seg, void* fused, void* stream) {
-  FUSION_CHECKS("hrda_fuse_forward");
+  HRDA_FUSION_CHECKS("hrda_fuse_forward");
   HRDA_CHECK_PTR(lr_seg); HRDA_CHECK_PTR(att); HRDA_CHECK_PTR(hr_seg); HRDA_CHECK_PTR(fused);
   const Geom g{h, w, hh, ww, top, left};
   const long total = B * K * 4 * h * w;
@@ -166,7 +155,7 @@ int hrda_cuda_hrda_fuse_backward(int dtype, long B, long K, long h, long w, long
                                  const void* lr_seg, const void* att, const void* hr_seg, const void* dfused,
                                  void* dlr_seg, void* datt, void* dhr_seg, int accumulate_dlr, int accumulate_datt,
                                  int accumulate_dhr, void* stream) {
-  FUSION_CHECKS("hrda_fuse_backward");
+  HRDA_FUSION_CHECKS("hrda_fuse_backward");
   HRDA_CHECK_PTR(lr_seg); HRDA_CHECK_PTR(att); HRDA_CHECK_PTR(hr_seg); HRDA_CHECK_PTR(dfused);
   const Geom g{h, w, hh, ww, top, left};
   const long n_lr = (dlr_seg || datt) ? B * K * h * w : 0, n_hr = dhr_seg ? B * K * hh * ww : 0;
