@@ -8,6 +8,7 @@
 // dq is computed by the owner of each query row and dk/dv by the owner of each key row (the
 // scores are recomputed in both passes): no races, no atomics, deterministic. f64 accumulation.
 #include "cpu_common.hpp"
+#include "hrda/detail/op_checks.h"
 
 #include <limits>
 #include <vector>
@@ -132,17 +133,11 @@ void attention_backward_t(long B, long N, long M, long H, long D, double scale, 
 
 }  // namespace
 
-#define ATTENTION_CHECKS(name)                                                                           \
-  HRDA_CHECK(B >= 0 && N >= 0, name ": sizes B = %ld and N = %ld must not be negative", B, N);           \
-  HRDA_CHECK(M >= 1, name ": M (keys) = %ld must be at least 1", M);                                     \
-  HRDA_CHECK(H >= 1 && D >= 1, name ": heads H = %ld and head dim D = %ld must be positive", H, D);      \
-  HRDA_CHECK(std::isfinite(scale), name ": scale %g is not finite", (double)scale)
-
 extern "C" {
 
 int hrda_cpu_attention_forward(int dtype, long B, long N, long M, long H, long D, float scale,
                                const void* q, const void* kv, void* out, void* lse) {
-  ATTENTION_CHECKS("attention_forward");
+  HRDA_ATTENTION_CHECKS("attention_forward");
   HRDA_CHECK_PTR(q); HRDA_CHECK_PTR(kv); HRDA_CHECK_PTR(out); HRDA_CHECK_PTR(lse);
   HRDA_DISPATCH_FLOAT(dtype,
     attention_forward_t<T>(B, N, M, H, D, (double)scale, (const T*)q, (const T*)kv, (T*)out, (T*)lse));
@@ -152,7 +147,7 @@ int hrda_cpu_attention_forward(int dtype, long B, long N, long M, long H, long D
 int hrda_cpu_attention_backward(int dtype, long B, long N, long M, long H, long D, float scale,
                                 const void* q, const void* kv, const void* out, const void* lse, const void* dout,
                                 void* dq, void* dkv, int accumulate_dq, int accumulate_dkv) {
-  ATTENTION_CHECKS("attention_backward");
+  HRDA_ATTENTION_CHECKS("attention_backward");
   HRDA_CHECK_PTR(q); HRDA_CHECK_PTR(kv); HRDA_CHECK_PTR(out); HRDA_CHECK_PTR(lse); HRDA_CHECK_PTR(dout);
   HRDA_DISPATCH_FLOAT(dtype,
     attention_backward_t<T>(B, N, M, H, D, (double)scale, (const T*)q, (const T*)kv, (const T*)out, (const T*)lse,

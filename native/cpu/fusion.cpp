@@ -10,6 +10,7 @@
 // The taps are the resize op's (source_tap with scale 0.5), so the fusion equals the composition
 // of resize_bilinear_forward, copy_box and the elementwise ops.
 #include "cpu_common.hpp"
+#include "hrda/detail/op_checks.h"
 
 using namespace hrda_cpu;
 
@@ -127,23 +128,11 @@ void fuse_backward_t(long P, const FuseGeom& g, const T* lr, const T* att, const
 
 }  // namespace
 
-// The box must sit on even coordinates inside the fused grid [2h, 2w].
-#define FUSION_CHECKS(name)                                                                                  \
-  HRDA_CHECK(B >= 0 && K >= 0, name ": sizes B = %ld and K = %ld must not be negative", B, K);               \
-  HRDA_CHECK(h >= 1 && w >= 1, name ": LR size h x w = %ld x %ld must be positive", h, w);                   \
-  HRDA_CHECK(hh >= 2 && ww >= 2 && hh % 2 == 0 && ww % 2 == 0,                                               \
-             name ": HR size hh x ww = %ld x %ld must be even and positive", hh, ww);                       \
-  HRDA_CHECK(top >= 0 && left >= 0 && top % 2 == 0 && left % 2 == 0,                                         \
-             name ": box corner (top %ld, left %ld) must be even and not negative", top, left);             \
-  HRDA_CHECK(top + hh <= 2 * h && left + ww <= 2 * w,                                                        \
-             name ": HR box rows %ld..%ld, cols %ld..%ld does not fit the fused grid %ld x %ld",             \
-             top, top + hh, left, left + ww, 2 * h, 2 * w)
-
 extern "C" {
 
 int hrda_cpu_hrda_fuse_forward(int dtype, long B, long K, long h, long w, long hh, long ww, long top, long left,
                                const void* lr_seg, const void* att, const void* hr_seg, void* fused) {
-  FUSION_CHECKS("hrda_fuse_forward");
+  HRDA_FUSION_CHECKS("hrda_fuse_forward");
   HRDA_CHECK_PTR(lr_seg); HRDA_CHECK_PTR(att); HRDA_CHECK_PTR(hr_seg); HRDA_CHECK_PTR(fused);
   const FuseGeom g{h, w, hh, ww, top, left};
   HRDA_DISPATCH_FLOAT(dtype, fuse_forward_t<T>(B * K, g, (const T*)lr_seg, (const T*)att, (const T*)hr_seg, (T*)fused));
@@ -154,7 +143,7 @@ int hrda_cpu_hrda_fuse_backward(int dtype, long B, long K, long h, long w, long 
                                 const void* lr_seg, const void* att, const void* hr_seg, const void* dfused,
                                 void* dlr_seg, void* datt, void* dhr_seg, int accumulate_dlr, int accumulate_datt,
                                 int accumulate_dhr) {
-  FUSION_CHECKS("hrda_fuse_backward");
+  HRDA_FUSION_CHECKS("hrda_fuse_backward");
   HRDA_CHECK_PTR(lr_seg); HRDA_CHECK_PTR(att); HRDA_CHECK_PTR(hr_seg); HRDA_CHECK_PTR(dfused);
   const FuseGeom g{h, w, hh, ww, top, left};
   HRDA_DISPATCH_FLOAT(dtype,
