@@ -9,6 +9,7 @@ import dev.hrda.nn.Linear;
 import dev.hrda.nn.Module;
 import dev.hrda.nn.ModuleList;
 import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Device;
 import dev.hrda.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -46,9 +47,11 @@ public final class MixTransformer extends Module {
             stages.add(blocks);
             norms.add(child("norm" + (i + 1), new LayerNorm(backend, dtype, c.embedDims()[i], 1e-6f)));
         }
+        // the fused kernel saves memory on the GPU; on the CPU, OpenBLAS GEMMs are faster (AttentionBench)
+        useFusedAttention(backend.device() == Device.CUDA);
     }
 
-    /** The fused attention kernel (default) or the GEMM-softmax-GEMM path PyTorch takes (benchmarks). */
+    /** The fused attention kernel (default on CUDA) or the GEMM-softmax-GEMM path PyTorch takes (default on the CPU). */
     public void useFusedAttention(boolean on) {
         for (ModuleList<Block> blocks : stages) for (Block b : blocks) b.attn.fused = on;
     }

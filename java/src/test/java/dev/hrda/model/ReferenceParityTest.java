@@ -83,9 +83,11 @@ class ReferenceParityTest {
             List<Tensor> feats = m.backbone.forward(x);
             for (int i = 0; i < 4; i++) assertClose("feat" + i, f.tensors().get("test.feat" + i), feats.get(i), 1e-4);
             assertClose("logits", f.tensors().get("test.logits"), m.decodeHead.forward(feats), 1e-4);
-            // the unfused attention path gives the same network
-            m.backbone.useFusedAttention(false);
-            assertClose("logits (unfused attention)", f.tensors().get("test.logits"), m.logits(x), 1e-4);
+            // both attention paths give the same network
+            for (boolean fused : new boolean[] {true, false}) {
+                m.backbone.useFusedAttention(fused);
+                assertClose("logits (fused attention " + fused + ")", f.tensors().get("test.logits"), m.logits(x), 1e-4);
+            }
         }
     }
 
