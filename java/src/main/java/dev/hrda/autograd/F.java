@@ -38,6 +38,7 @@ public final class F {
 
     private static Tensor result(Tensor out, Tape tape) {
         out.requiresGrad = tape != null;
+        if (tape != null) tape.producedBy(out);
         return out;
     }
 
@@ -158,9 +159,14 @@ public final class F {
         if (tape != null) tape.push(() -> {
             if (y.grad == null || !x.requiresGrad) return;
             Tensor g = y.grad.view(x.shape());
-            if (x.grad == null && !x.isParam) x.grad = g;
-            else accumulate(x, g, 1);
+            if (x.grad == null && !x.isParam) {
+                x.grad = g;       // the same memory, seen with x's shape: it now belongs to x
+                y.grad = null;
+            } else {
+                accumulate(x, g, 1);
+            }
         });
+        if (tape != null) tape.producedBy(y);
         return y;
     }
 

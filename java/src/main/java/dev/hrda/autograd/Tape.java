@@ -17,6 +17,8 @@ public final class Tape implements AutoCloseable {
     private static final ThreadLocal<Tape> CURRENT = new ThreadLocal<>();
 
     private final List<Runnable> steps = new ArrayList<>();
+    /** The tensor each step produced (null if unknown): its gradient is released after the step. */
+    private final List<Tensor> outputs = new ArrayList<>();
     private final Tape previous;
     private boolean closed;
 
@@ -46,6 +48,12 @@ public final class Tape implements AutoCloseable {
 
     void push(Runnable backwardStep) {
         steps.add(backwardStep);
+        outputs.add(null);
+    }
+
+    /** Names the output of the step pushed last. */
+    void producedBy(Tensor output) {
+        outputs.set(outputs.size() - 1, output);
     }
 
     public int size() {
@@ -65,12 +73,28 @@ public final class Tape implements AutoCloseable {
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
             steps.set(i, null);  // let closures (and what they hold) go as soon as they ran
+            releaseGrad(outputs.get(i));
+            outputs.set(i, null);
         }
         steps.clear();
+        outputs.clear();
     }
 
     public void backward(Tensor loss) {
         backward(loss, 1.0);
+    }
+
+    /**
+     * Once the step that produced {@code y} has run, every consumer of y has added its share
+     * to y.grad and the producer has passed it on: nothing reads it again, so its memory goes
+     * back now instead of at the end of the step (without this, a backward pass holds a
+     * gradient for every activation at once). Leaves (inputs, parameters) are never outputs.
+     */
+    private static void releaseGrad(Tensor y) {
+        if (y == null || y.isParam || y.grad == null) return;
+        Tensor g = y.grad;
+        y.grad = null;
+        g.release();
     }
 
     @Override
@@ -78,6 +102,7 @@ public final class Tape implements AutoCloseable {
         if (closed) return;
         closed = true;
         steps.clear();
+        outputs.clear();
         if (CURRENT.get() == this) {
             if (previous == null) CURRENT.remove();
             else CURRENT.set(previous);

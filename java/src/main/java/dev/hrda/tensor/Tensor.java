@@ -257,6 +257,15 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * Frees the memory this tensor uses now, also when it is a view (then the whole base goes,
+     * with every other view of it): for a gradient handed from a view to its base's owner.
+     */
+    public void release() {
+        if (base != null) base.free();
+        free();
+    }
+
+    /**
      * Frees this tensor; for a persistent tensor (parameter, optimizer state) also its gradient.
      * Closing an arena-owned tensor early is allowed: the arena then skips it.
      */
