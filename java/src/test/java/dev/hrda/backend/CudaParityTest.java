@@ -392,19 +392,8 @@ class CudaParityTest {
             r.b.addBias(y, r.x(bias, ch), (long) outer * inner, ch, 1);
             return r.read(y);
         });
-        for (boolean acc : new boolean[] {false, true}) {
-            parity("channelSum acc=" + acc, LONG, true, r -> {
-                Tensor out = acc ? r.x(acc0, ch) : r.out(ch);
-                r.b.channelSum(r.x(y0, sh), out, outer, ch, inner, acc);
-                return r.read(out);
-            });
-        }
-        float[] big = rand(7, 10007);
-        parity("sum", LONG, true, r -> {
-            Tensor out = r.out(1);
-            r.b.sum(r.x(big, big.length), out);
-            return r.read(out);
-        });
+        channelSums(y0, acc0, outer, ch, inner);
+        sumOf(rand(7, 10007));
     }
 
     /**
@@ -415,21 +404,25 @@ class CudaParityTest {
     @Test
     void reductionsSplitAndTokenLayouts() {
         int[][] shapes = {{3001, 37, 1}, {2, 3, 9001}, {1, 1, 5000}};  // tokens; split maps; one channel
-        for (int[] s : shapes) {
-            int outer = s[0], ch = s[1], inner = s[2];
-            float[] x = rand(70 + ch, outer * ch * inner), acc0 = rand(71, ch);
-            for (boolean acc : new boolean[] {false, true}) {
-                parity("channelSum " + outer + "x" + ch + "x" + inner + " acc=" + acc, LONG, true, r -> {
-                    Tensor out = acc ? r.x(acc0, ch) : r.out(ch);
-                    r.b.channelSum(r.x(x, outer, ch, inner), out, outer, ch, inner, acc);
-                    return r.read(out);
-                });
-            }
+        for (int[] s : shapes) channelSums(rand(70 + s[1], s[0] * s[1] * s[2]), rand(71, s[1]), s[0], s[1], s[2]);
+        sumOf(rand(72, 1_000_003));
+    }
+
+    /** channelSum of x [outer, ch, inner], overwriting and accumulating into acc0. */
+    private void channelSums(float[] x, float[] acc0, int outer, int ch, int inner) {
+        for (boolean acc : new boolean[] {false, true}) {
+            parity("channelSum " + outer + "x" + ch + "x" + inner + " acc=" + acc, LONG, true, r -> {
+                Tensor out = acc ? r.x(acc0, ch) : r.out(ch);
+                r.b.channelSum(r.x(x, outer, ch, inner), out, outer, ch, inner, acc);
+                return r.read(out);
+            });
         }
-        float[] big = rand(72, 1_000_003);
-        parity("sum 1000003", LONG, true, r -> {
+    }
+
+    private void sumOf(float[] x) {
+        parity("sum of " + x.length, LONG, true, r -> {
             Tensor out = r.out(1);
-            r.b.sum(r.x(big, big.length), out);
+            r.b.sum(r.x(x, x.length), out);
             return r.read(out);
         });
     }
