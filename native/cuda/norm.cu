@@ -5,7 +5,9 @@
 //    (mean, centred variance, output), the re-reads hit L1. 16-byte packs when cols allows.
 //  - layernorm_backward: one warp per row for dx (sums of dy*gamma and dy*gamma*xhat); the
 //    same pass accumulates dgamma/dbeta per block in shared memory, block partials go to a
-//    workspace and a per-column pass adds them to dgamma/dbeta (deterministic). Very wide rows
+//    workspace and a per-column pass adds them to dgamma/dbeta in a fixed order. The warps of a
+//    block add into shared memory with float atomics, so the order of those additions (and the
+//    last bits of dgamma/dbeta) can differ between runs; dx is deterministic. Very wide rows
 //    (shared memory too small) use the generic column reduction of reduce.cuh instead.
 //  - batchnorm: per-channel sums by the two-stage reduction of reduce.cuh (forward: sums of
 //    x - x[0,c,0] and its square, a shift that keeps the variance well conditioned); a

@@ -2,6 +2,8 @@ package dev.hrda.backend;
 
 import dev.hrda.autograd.F;
 import dev.hrda.autograd.Tape;
+import dev.hrda.kernels.CpuKernels;
+import dev.hrda.kernels.CudaKernels;
 import dev.hrda.kernels.CudaRuntime;
 import dev.hrda.kernels.NativeException;
 import dev.hrda.tensor.Arena;
@@ -35,7 +37,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * max|ref|). bf16: the fused kernel's max error against the f64 CPU result on the same
  * bf16-rounded inputs must be at most twice the max error of the unfused path (cuBLAS GEMMs +
  * softmax, what PyTorch runs) in bf16 on the GPU, plus a small floor. Head dims 32 and 64,
- * M = 1, 37, 256, 1024, N not a multiple of the query tile, query ranges split for dk/dv.
+ * M = 1, 37, 256, 1024, N not a multiple of the query tile, query ranges split for dk/dv, N = 1,
+ * and pointers that are not 16-byte aligned (the kernels' element-by-element load path).
  *
  * <p>Fusion: f32 elementwise against the CPU; bf16 by {@link CudaParityTest}'s rule (twice the
  * error of the CPU on bf16-rounded inputs with bf16-rounded outputs).
@@ -231,6 +234,89 @@ class CudaAttentionParityTest {
         attentionParity(Attn.random(22, 1, 65, 1, 1, 64));
         attentionParity(Attn.random(23, 2, 1000, 256, 1, 64));
         attentionParity(Attn.random(24, 1, 70, 1024, 3, 64));
+    }
+
+    /** Sizes at the edges of the tiling: one query, one key, many (batch, head) pairs, N = M = 1. */
+    @Test
+    void attentionEdgeSizes() {
+        attentionParity(Attn.random(15, 2, 1, 300, 2, 64));   // one query row: 1 of 64 rows of the CTA valid
+        attentionParity(Attn.random(16, 3, 33, 65, 5, 32));   // B*H = 15, M one past a key tile
+        attentionParity(Attn.random(17, 1, 1, 1, 1, 32));     // N = M = 1
+        attentionParity(Attn.random(18, 1, 129, 129, 1, 64)); // N, M one past the tile/row counts, dk/dv split
+    }
+
+    /** fused(), with every tensor starting one element into its buffer: not 16-byte aligned. */
+    private static double[][] fusedShifted(Backend be, DType dt, Attn a, boolean acc) {
+        int b = a.b(), n = a.n(), m = a.m(), c = a.c(), heads = a.heads(), d = a.d();
+        int nq = b * n * c, nkv = b * m * 2 * c, nl = b * heads * n;
+        try (Arena arena = Arena.open()) {
+            Tensor q = upload(be, dt, shift(a.q()), nq + 1), kv = upload(be, dt, shift(a.kv()), nkv + 1);
+            Tensor dout = upload(be, dt, shift(a.dout()), nq + 1);
+            Tensor out = poisoned(be, dt, nq + 1), lse = poisoned(be, F32, nl + 1);
+            Tensor dq = acc ? upload(be, dt, shift(a.dq0()), nq + 1) : poisoned(be, dt, nq + 1);
+            Tensor dkv = acc ? upload(be, dt, shift(a.dkv0()), nkv + 1) : poisoned(be, dt, nkv + 1);
+            long e = dt.bytes, f = F32.bytes;
+            long pq = q.address() + e, pkv = kv.address() + e, pdout = dout.address() + e, pout = out.address() + e;
+            long plse = lse.address() + f, pdq = dq.address() + e, pdkv = dkv.address() + e;
+            int ia = acc ? 1 : 0;
+            if (be instanceof CudaBackend cuda) {
+                long st = cuda.stream();
+                rc(CudaKernels.hrda_cuda_attention_forward(dt.code, b, n, m, heads, d, a.scale(), pq, pkv, pout, plse, st), true);
+                rc(CudaKernels.hrda_cuda_attention_backward(dt.code, b, n, m, heads, d, a.scale(), pq, pkv, pout, plse, pdout,
+                                                            pdq, pdkv, ia, ia, st), true);
+            } else {
+                rc(CpuKernels.hrda_cpu_attention_forward(dt.code, b, n, m, heads, d, a.scale(), pq, pkv, pout, plse), false);
+                rc(CpuKernels.hrda_cpu_attention_backward(dt.code, b, n, m, heads, d, a.scale(), pq, pkv, pout, plse, pdout,
+                                                          pdq, pdkv, ia, ia), false);
+            }
+            return new double[][] {unshift(read(out)), unshift(read(lse)), unshift(read(dq)), unshift(read(dkv))};
+        }
+    }
+
+    private static void rc(int rc, boolean cuda) {
+        if (rc != 0) {
+            fail("native call failed (" + rc + "): "
+                 + (cuda ? CudaKernels.hrda_cuda_last_error().getString() : CpuKernels.hrda_cpu_last_error().getString()));
+        }
+    }
+
+    private static float[] shift(float[] v) {
+        float[] r = new float[v.length + 1];
+        System.arraycopy(v, 0, r, 1, v.length);
+        return r;
+    }
+
+    private static double[] unshift(double[] v) {
+        return Arrays.copyOfRange(v, 1, v.length);
+    }
+
+    /**
+     * The element-by-element load/store path of the kernels (base pointers not 16-byte aligned),
+     * which aligned tensors never take: f32 against the f64 CPU twin like attentionParity, bf16
+     * within about one bf16 rounding of the aligned (16-byte pack) path. Both head dims, M and N
+     * not multiples of the tiles, dk/dv split over query ranges, overwrite and accumulate.
+     */
+    @Test
+    void attentionUnalignedPointers() {
+        for (Attn a : new Attn[] {Attn.random(51, 2, 131, 70, 2, 32), Attn.random(52, 1, 700, 37, 3, 64)}) {
+            for (boolean acc : new boolean[] {false, true}) {
+                double[][] ref = fused(cpu, F64, a, acc);
+                double[][] got = fusedShifted(gpu, F32, a, acc);
+                for (int k = 0; k < 4; k++) {
+                    boolean longSum = k >= 2;
+                    assertNear(a + " unaligned f32 acc=" + acc + " " + OUTPUTS[k], ref[k], got[k],
+                               longSum ? 1e-4 : 2e-5, longSum ? 1e-3 : 1e-4);
+                }
+                if (SELF_TEST) continue;
+                Attn ab = a.bf16Inputs();
+                double[][] aligned = fused(gpu, BF16, ab, acc);
+                double[][] shifted = fusedShifted(gpu, BF16, ab, acc);
+                for (int k = 0; k < 4; k++) {
+                    assertNear(a + " unaligned bf16 vs aligned bf16 acc=" + acc + " " + OUTPUTS[k], aligned[k], shifted[k],
+                               1e-3, 1.6e-2);
+                }
+            }
+        }
     }
 
     @Test

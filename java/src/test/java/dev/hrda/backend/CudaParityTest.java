@@ -392,17 +392,37 @@ class CudaParityTest {
             r.b.addBias(y, r.x(bias, ch), (long) outer * inner, ch, 1);
             return r.read(y);
         });
+        channelSums(y0, acc0, outer, ch, inner);
+        sumOf(rand(7, 10007));
+    }
+
+    /**
+     * The reductions' other code paths: inner == 1 (token rows: the column kernel of reduce.cuh,
+     * as for a Linear bias gradient) with C not a multiple of 32, and domains long enough to be
+     * split over several blocks per channel (two-stage sums); a sum over many blocks with a tail.
+     */
+    @Test
+    void reductionsSplitAndTokenLayouts() {
+        int[][] shapes = {{3001, 37, 1}, {2, 3, 9001}, {1, 1, 5000}};  // tokens; split maps; one channel
+        for (int[] s : shapes) channelSums(rand(70 + s[1], s[0] * s[1] * s[2]), rand(71, s[1]), s[0], s[1], s[2]);
+        sumOf(rand(72, 1_000_003));
+    }
+
+    /** channelSum of x [outer, ch, inner], overwriting and accumulating into acc0. */
+    private void channelSums(float[] x, float[] acc0, int outer, int ch, int inner) {
         for (boolean acc : new boolean[] {false, true}) {
-            parity("channelSum acc=" + acc, LONG, true, r -> {
+            parity("channelSum " + outer + "x" + ch + "x" + inner + " acc=" + acc, LONG, true, r -> {
                 Tensor out = acc ? r.x(acc0, ch) : r.out(ch);
-                r.b.channelSum(r.x(y0, sh), out, outer, ch, inner, acc);
+                r.b.channelSum(r.x(x, outer, ch, inner), out, outer, ch, inner, acc);
                 return r.read(out);
             });
         }
-        float[] big = rand(7, 10007);
-        parity("sum", LONG, true, r -> {
+    }
+
+    private void sumOf(float[] x) {
+        parity("sum of " + x.length, LONG, true, r -> {
             Tensor out = r.out(1);
-            r.b.sum(r.x(big, big.length), out);
+            r.b.sum(r.x(x, x.length), out);
             return r.read(out);
         });
     }
@@ -612,7 +632,9 @@ class CudaParityTest {
 
     @Test
     void layerNorm() {
-        for (int[] rc : new int[][] {{37, 67}, {5, 512}, {129, 3}}) {
+        // {3000, 64}: more rows than CTAs (the block-partial dgamma/dbeta path loops); {7, 6200}:
+        // 2*cols floats exceed 48 KiB of shared memory (the column-reduction fallback)
+        for (int[] rc : new int[][] {{37, 67}, {5, 512}, {129, 3}, {3000, 64}, {7, 6200}}) {
             int rows = rc[0], cols = rc[1];
             float[] x = rand(30 + cols, rows * cols, -2, 3), g = rand(31, cols, 0.5, 1.5), b = rand(32, cols);
             float[] dy = rand(33, rows * cols), dx0 = rand(34, rows * cols), dg0 = rand(35, cols), db0 = rand(36, cols);
@@ -638,28 +660,33 @@ class CudaParityTest {
 
     @Test
     void batchNorm() {
-        int n = 3, c = 5, hw = 37;
+        // maps; HW = 1 (the column reduction, C not a multiple of 32); long per-channel domains (split)
+        for (int[] s : new int[][] {{3, 5, 37}, {300, 37, 1}, {2, 3, 5000}}) batchNorm(s[0], s[1], s[2]);
+    }
+
+    private void batchNorm(int n, int c, int hw) {
         int[] sh = {n, c, hw};
+        String tag = " " + n + "x" + c + "x" + hw;
         float[] x = rand(40, n * c * hw, -1, 2), g = rand(41, c, 0.5, 1.5), b = rand(42, c);
         float[] rm0 = rand(43, c, -0.2, 0.2), rv0 = rand(44, c, 0.5, 1.5);
         float[] dy = rand(45, n * c * hw), dx0 = rand(46, n * c * hw), dg0 = rand(47, c), db0 = rand(48, c);
-        parity("batchNorm train", TIGHT, true, r -> {
+        parity("batchNorm train" + tag, TIGHT, true, r -> {
             Tensor y = r.out(sh), rm = r.f32(rm0, c), rv = r.f32(rv0, c), sm = r.outF32(c), sr = r.outF32(c);
             r.b.batchNorm(r.x(x, sh), r.x(g, c), r.x(b, c), y, rm, rv, sm, sr, n, c, hw, 1e-5f, 0.1f, true);
             return r.read(y, rm, rv, sm, sr);
         });
-        parity("batchNorm eval", TIGHT, true, r -> {
+        parity("batchNorm eval" + tag, TIGHT, true, r -> {
             Tensor y = r.out(sh), rm = r.f32(rm0, c), rv = r.f32(rv0, c), sm = r.outF32(c), sr = r.outF32(c);
             r.b.batchNorm(r.x(x, sh), r.x(g, c), r.x(b, c), y, rm, rv, sm, sr, n, c, hw, 1e-5f, 0.1f, false);
             return r.read(y, rm, rv, sm, sr);
         });
-        parity("batchNorm eval without save buffers", TIGHT, true, r -> {
+        parity("batchNorm eval without save buffers" + tag, TIGHT, true, r -> {
             Tensor y = r.out(sh), rm = r.f32(rm0, c), rv = r.f32(rv0, c);
             r.b.batchNorm(r.x(x, sh), r.x(g, c), r.x(b, c), y, rm, rv, null, null, n, c, hw, 1e-5f, 0.1f, false);
             return r.read(y, rm, rv);
         });
         for (boolean acc : new boolean[] {false, true}) {
-            parity("batchNormBackward acc=" + acc, LONG, true, r -> {
+            parity("batchNormBackward" + tag + " acc=" + acc, LONG, true, r -> {
                 Tensor xt = r.x(x, sh), gt = r.x(g, c);
                 Tensor y = r.out(sh), rm = r.f32(rm0, c), rv = r.f32(rv0, c), sm = r.outF32(c), sr = r.outF32(c);
                 r.b.batchNorm(xt, gt, r.x(b, c), y, rm, rv, sm, sr, n, c, hw, 1e-5f, 0.1f, true);
@@ -677,7 +704,8 @@ class CudaParityTest {
 
     @Test
     void softmax() {
-        int[][] shapes = {{3, 19, 37}, {37, 67, 1}, {2, 1000, 3}};  // maps, tokens, wide channel axis
+        // maps, tokens, wide channel axis, tokens in 16-byte packs (264 % 8 == 0, more than 32 packs)
+        int[][] shapes = {{3, 19, 37}, {37, 67, 1}, {2, 1000, 3}, {9, 264, 1}};
         for (int[] s : shapes) {
             int outer = s[0], c = s[1], inner = s[2];
             int n = outer * c * inner;
@@ -791,6 +819,7 @@ class CudaParityTest {
         ConvSpec.of(2, 6, 9, 10, 9, 3, 1, 1, 1, 3),    // grouped (3 groups of 2 -> 3)
         ConvSpec.of(2, 6, 9, 10, 6, 3, 1, 1, 1, 6),    // depthwise 3x3
         ConvSpec.of(2, 6, 15, 14, 6, 7, 2, 3, 1, 6),   // depthwise 7x7 strided
+        ConvSpec.of(2, 8, 64, 64, 8, 3, 1, 1, 1, 8),   // depthwise 3x3 (Mix-FFN), weight gradient split over blocks
         ConvSpec.of(2, 8, 9, 11, 5, 1, 1, 0, 1, 1),    // 1x1 (pointwise)
         ConvSpec.of(2, 8, 9, 11, 5, 1, 2, 0, 1, 1),    // 1x1 strided
         ConvSpec.of(1, 3, 31, 29, 4, 7, 4, 3, 1, 1),   // patch-embed-like 7x7 stride 4
@@ -877,6 +906,48 @@ class CudaParityTest {
             List<float[]> out = new ArrayList<>();
             for (List<Tensor> l : List.of(p, m, v)) for (Tensor t : l) out.add(r.host(t));
             return out.toArray(new float[0][]);
+        });
+    }
+
+    /**
+     * More tensors than one launch's table holds (96), one of them several 32768-element chunks
+     * long with a tail, one empty: the host-side packing of multi_tensor_apply.
+     */
+    @Test
+    void adamwManyTensors() {
+        int count = 101;
+        int[] sizes = new int[count];
+        for (int t = 0; t < count; t++) sizes[t] = 1 + (t * 37) % 300;
+        sizes[50] = 3 * 32768 + 5;
+        sizes[97] = 0;
+        float[] lr = new float[count], wd = new float[count];
+        for (int t = 0; t < count; t++) {
+            lr[t] = 1e-3f * (1 + t % 3);
+            wd[t] = t % 2 == 0 ? 0.01f : 0f;
+        }
+        parity("adamw 101 tensors", TIGHT, false, r -> {
+            List<Tensor> p = new ArrayList<>(), g = new ArrayList<>(), m = new ArrayList<>(), v = new ArrayList<>();
+            for (int t = 0; t < count; t++) {
+                p.add(r.x(rand(200 + t, sizes[t]), sizes[t]));
+                g.add(r.x(rand(400 + t, sizes[t], -2, 2), sizes[t]));
+                m.add(r.x(new float[sizes[t]], sizes[t]));
+                v.add(r.x(new float[sizes[t]], sizes[t]));
+            }
+            for (int step = 1; step <= 2; step++) r.b.adamw(p, g, m, v, lr, wd, 0.9f, 0.999f, 1e-8f, step);
+            List<float[]> out = new ArrayList<>();
+            for (List<Tensor> l : List.of(p, m, v)) for (Tensor t : l) out.add(r.host(t));
+            return out.toArray(new float[0][]);
+        });
+        parity("ema 101 tensors", TIGHT, false, r -> {
+            List<Tensor> e = new ArrayList<>(), p = new ArrayList<>();
+            for (int t = 0; t < count; t++) {
+                e.add(r.x(rand(600 + t, sizes[t]), sizes[t]));
+                p.add(r.x(rand(800 + t, sizes[t]), sizes[t]));
+            }
+            r.b.ema(e, p, 0.99f);
+            float[][] out = new float[count][];
+            for (int t = 0; t < count; t++) out[t] = r.host(e.get(t));
+            return out;
         });
     }
 
