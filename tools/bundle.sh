@@ -19,21 +19,61 @@ done
 (cd "$here" && mvn -B -q -DskipTests ${MVN_ARGS:-} package)   # MVN_ARGS=-Dhrda.cuda=OFF for a CPU-only bundle
 rm -rf "$out"; mkdir -p "$out/lib" "$out/bin"
 cp "$here/java/target/hrda-java.jar" "$here/benchmarks/target/benchmarks.jar" "$out/lib/"
+# repack JAR OUT PATTERN...: copies JAR to OUT without the entries matching the patterns
+repack() {
+  local j="$1" dst="$2" tmp; shift 2
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && unzip -q "$j" && for pat in "$@"; do rm -rf $pat; done && zip -q -9 -r "$dst" .)
+  rm -rf "$tmp"
+}
 for j in "$here"/benchmarks/target/lib/*.jar; do
   name="$(basename "$j")"
+  d=org/bytedeco
   case "$name" in
     hrda-java*) continue ;;
     opencv*) [[ $opencv == 1 ]] || continue ;;
     openblas-*-linux-x86_64.jar)
-      # keep only the no-LAPACK OpenBLAS we use (the full one doubles the size)
-      tmp="$(mktemp -d)"; (cd "$tmp" && unzip -q "$j" && rm -f org/bytedeco/openblas/linux-x86_64/libopenblas.so* \
-        org/bytedeco/openblas/linux-x86_64/libjniopenblas.so org/bytedeco/openblas/linux-x86_64/libjniopenblas_full.so \
-        && zip -q -r "$out/lib/$name" .); rm -rf "$tmp"; continue ;;
+      # only the no-LAPACK JNI library we use; it needs libopenblas.so.0 (loaded under the name
+      # libopenblas_nolapack.so.0), which must stay. The LAPACK JNI libraries are 2 x 24 MB;
+      # OpenCV loads libjniopenblas, so that one stays with --with-opencv.
+      lapack=""; [[ $opencv == 1 ]] || lapack="$d/openblas/linux-x86_64/libjniopenblas.so META-INF/native-image/linux-x86_64/jniopenblas"
+      repack "$j" "$out/lib/$name" $lapack $d/openblas/linux-x86_64/libjniopenblas_full.so \
+        $d/openblas/linux-x86_64/include $d/openblas/linux-x86_64/lib META-INF/native-image/linux-x86_64/jniopenblas_full
+      continue ;;
+    cuda-*-linux-x86_64.jar)
+      # only the JNI wrappers of cudart, cuBLAS and cuDNN (CudaBackend's presets; cudnn inherits
+      # cublas, which inherits cudart), not NPP, nvJPEG, cuFFT, cuSOLVER, ... (4 MB)
+      repack "$j" "$out/lib/$name" \
+        $(unzip -Z1 "$j" | grep -E '^org/bytedeco/cuda/linux-x86_64/libjni.*\.so$' \
+          | grep -vE '/libjni(cudart|cublas|cudnn)\.so$' | tr '\n' ' ')
+      continue ;;
   esac
   cp "$j" "$out/lib/"
 done
-jlink --add-modules java.base,java.logging,java.management,jdk.unsupported,java.desktop \
+# The runtime's modules. Not java.desktop (+15 MiB): PNG labels are decoded by dev.hrda.data.Png.
+# Of the jars we ship only opencv's org.opencv.highgui (GUI windows) and commons-math3's 2-D
+# geometry (pulled in by JMH, which uses its statistics) refer to it, and neither is used.
+modules=java.base,java.logging,java.management,jdk.unsupported
+# check: every module that the bundled jars' classes refer to directly is in the list (jdeps on
+# the extracted classes: several bytedeco jars are modules whose jdeps resolution would fail)
+missing=""; jd="$(mktemp -d)"
+for j in "$out"/lib/*.jar; do
+  name="$(basename "$j")"
+  case "$name" in opencv-*|commons-math3-*) continue ;; esac
+  mkdir "$jd/$name"; (cd "$jd/$name" && unzip -q -o "$j" '*.class' -x 'module-info.class' 'META-INF/*' 2>/dev/null || true)
+  [[ -n "$(ls -A "$jd/$name")" ]] || continue
+  for m in $(jdeps --ignore-missing-deps -s "$jd/$name" 2>/dev/null | awk '$2 == "->" && $3 ~ /^(java|jdk)\./ {print $3}'); do
+    [[ ",$modules," == *",$m,"* ]] || missing="$missing $m($name)"
+  done
+done
+rm -rf "$jd"
+if [[ -n "$missing" ]]; then echo "bundle.sh: modules missing from the jlink list:$missing" >&2; exit 1; fi
+jlink --add-modules "$modules" \
       --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/runtime"
+# the JDK's libjvm.so keeps its full symbol table (4 MB); the dynamic symbols are all it needs
+if command -v strip >/dev/null; then
+  find "$out/runtime" -name '*.so' -exec chmod u+w {} + -exec strip --strip-unneeded {} +
+fi
 cat > "$out/bin/hrda" <<'SH'
 #!/usr/bin/env bash
 b="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
