@@ -48,6 +48,20 @@ inline uint16_t f32_to_bf16(float f) {
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 
+// Bilinear source taps (align_corners=False), PyTorch's area_pixel_compute_source_index + the
+// neighbour/lambda computation: output dst reads inputs i0, i1 with weights l0, l1 (i1 = i0 at
+// the last input). Shared by resize and the HRDA fusion (scale 0.5 = x2 upsampling).
+struct Tap { long i0, i1; double l0, l1; };
+inline Tap source_tap(double scale, long dst, long in) {
+  double src = scale * (dst + 0.5) - 0.5;
+  if (src < 0) src = 0;
+  long i0 = (long)src;
+  if (i0 > in - 1) i0 = in - 1;
+  long i1 = i0 + (i0 < in - 1 ? 1 : 0);
+  double l1 = src - i0;
+  return {i0, i1, 1.0 - l1, l1};
+}
+
 template <typename T> inline T gelu(T x) { return (T)0.5 * x * ((T)1 + std::erf(x * (T)0.70710678118654752440)); }
 template <typename T> inline T gelu_grad(T x) {
   const T cdf = (T)0.5 * ((T)1 + std::erf(x * (T)0.70710678118654752440));

@@ -3,20 +3,6 @@
 
 using namespace hrda_cpu;
 
-namespace {
-// PyTorch's area_pixel_compute_source_index + the neighbour/lambda computation.
-struct Tap { long i0, i1; double l0, l1; };
-inline Tap source_tap(double scale, long dst, long in) {
-  double src = scale * (dst + 0.5) - 0.5;
-  if (src < 0) src = 0;
-  long i0 = (long)src;
-  if (i0 > in - 1) i0 = in - 1;
-  long i1 = i0 + (i0 < in - 1 ? 1 : 0);
-  double l1 = src - i0;
-  return {i0, i1, 1.0 - l1, l1};
-}
-}  // namespace
-
 #define RESIZE_CHECKS(name)                                                                       \
   HRDA_CHECK(NC >= 0 && Hi > 0 && Wi > 0 && Ho > 0 && Wo > 0,                                      \
              name ": sizes must be positive (NC %ld, in %ldx%ld, out %ldx%ld)", NC, Hi, Wi, Ho, Wo); \

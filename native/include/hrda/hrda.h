@@ -8,6 +8,8 @@
 #include "norm.h"        /* layer norm, batch norm 2d */
 #include "softmax.h"     /* softmax over channels, cross-entropy with ignore index and weights */
 #include "conv.h"        /* im2col/col2im, depthwise conv */
+#include "attention.h"   /* fused multi-head attention (MiT efficient self-attention) */
+#include "fusion.h"      /* HRDA scale-attention fusion */
 #include "optim.h"       /* multi-tensor AdamW, EMA */
 #include "device.h"      /* CUDA device, stream, memory management (libhrda_cuda only) */
 #endif

@@ -253,6 +253,68 @@ public final class F {
         return result(y, tape);
     }
 
+    /** Stacks tensors of equal trailing shape along dim 0 (torch.cat(xs, 0)). */
+    public static Tensor catBatch(List<Tensor> xs) {
+        Tensor first = xs.get(0);
+        long inner = first.numel() / first.dim(0);
+        int sum = 0;
+        for (Tensor x : xs) {
+            if (x.rank() != first.rank() || x.numel() / x.dim(0) != inner || x.dtype() != first.dtype()) {
+                throw new IllegalArgumentException("catBatch: " + x.describe() + " does not match " + first.describe());
+            }
+            sum += x.dim(0);
+        }
+        int total = sum;
+        int[] s = first.shape();
+        s[0] = total;
+        Tensor y = Tensor.empty(first.backend(), first.dtype(), s);
+        int in = Math.toIntExact(inner);
+        int at = 0;
+        int[] offsets = new int[xs.size()];
+        for (int i = 0; i < xs.size(); i++) {
+            Tensor x = xs.get(i);
+            offsets[i] = at;
+            x.backend().copyBox(x, y, batchBox(x.dim(0), total, in, 0, at, x.dim(0)), false);
+            at += x.dim(0);
+        }
+        Tape tape = Tape.active(xs.toArray(new Tensor[0]));
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            for (int i = 0; i < xs.size(); i++) {
+                Tensor x = xs.get(i);
+                if (!x.requiresGrad) continue;
+                boolean acc = Tape.prepareGrad(x);
+                x.backend().copyBox(y.grad, x.grad, batchBox(total, x.dim(0), in, offsets[i], 0, x.dim(0)), acc);
+            }
+        });
+        return result(y, tape);
+    }
+
+    /** Samples [start, start+count) of dim 0 (x[start:start+count]). */
+    public static Tensor sliceBatch(Tensor x, int start, int count) {
+        int b = x.dim(0), in = Math.toIntExact(x.numel() / b);
+        if (start < 0 || count < 0 || start + count > b) {
+            throw new IllegalArgumentException("sliceBatch: [" + start + ", " + (start + count) + ") of " + x.shapeString());
+        }
+        int[] s = x.shape();
+        s[0] = count;
+        Tensor y = Tensor.empty(x.backend(), x.dtype(), s);
+        x.backend().copyBox(x, y, batchBox(b, count, in, start, 0, count), false);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            if (!acc) x.backend().fill(x.grad, 0);
+            x.backend().copyBox(y.grad, x.grad, batchBox(count, b, in, 0, start, count), true);
+        });
+        return result(y, tape);
+    }
+
+    /** Whole samples as a box: the batch is the box's channel axis, a sample one column. */
+    private static Box batchBox(int srcB, int dstB, int inner, int srcAt, int dstAt, int size) {
+        return new Box(1, srcB, inner, 1, srcAt, 0, 0, dstB, inner, 1, dstAt, 0, 0, size, inner, 1);
+    }
+
     // ------------------------------------------------------------------ resize
 
     /** Bilinear resize of an NCHW map to (outH, outW), align_corners=False. */
@@ -360,26 +422,146 @@ public final class F {
         return result(y, tape);
     }
 
-    /** 2-D convolution (torch.nn.functional.conv2d); bias may be null. */
+    // ------------------------------------------------------------------ attention
+
+    /** Checks q [B, N, C] and kv [B, M, 2C] and returns the head dim C / heads. */
+    private static int headDim(String op, Tensor q, Tensor kv, int heads) {
+        if (q.rank() != 3 || kv.rank() != 3 || kv.dim(0) != q.dim(0) || kv.dim(2) != 2 * q.dim(2) || kv.dim(1) < 1) {
+            throw new IllegalArgumentException(op + ": q " + q.shapeString() + " and kv " + kv.shapeString()
+                                               + " must be [B, N, C] and [B, M >= 1, 2C]");
+        }
+        if (heads < 1 || q.dim(2) % heads != 0) {
+            throw new IllegalArgumentException(op + ": " + q.dim(2) + " channels do not split into " + heads + " heads");
+        }
+        if (q.dtype() != kv.dtype()) throw new IllegalArgumentException(op + ": dtypes differ: " + q.describe() + ", " + kv.describe());
+        return q.dim(2) / heads;
+    }
+
+    /**
+     * Multi-head attention of MiT's efficient self-attention, fused (the N x M scores never exist
+     * in memory): q [B, N, C], kv [B, M, 2C] (the kv Linear's output: k then v, each split into
+     * heads of C / heads channels) -> [B, N, C] = per head softmax(scale q_h k_h^T) v_h, heads
+     * concatenated along channels. Differentiable w.r.t. q and kv.
+     */
+    public static Tensor attention(Tensor q, Tensor kv, int heads, float scale) {
+        int d = headDim("attention", q, kv, heads);
+        int b = q.dim(0), n = q.dim(1), m = kv.dim(1);
+        Backend be = q.backend();
+        Tensor out = like(q);
+        Tensor lse = Tensor.empty(be, q.dtype() == DType.F64 ? DType.F64 : DType.F32, b, heads, n);
+        be.attention(q, kv, out, lse, b, n, m, heads, d, scale);
+        Tape tape = Tape.active(q, kv);
+        if (tape != null) tape.push(() -> {
+            if (out.grad == null) return;
+            boolean accQ = q.requiresGrad && Tape.prepareGrad(q), accKv = kv.requiresGrad && Tape.prepareGrad(kv);
+            be.attentionBackward(q, kv, out, lse, out.grad, q.requiresGrad ? q.grad : null, kv.requiresGrad ? kv.grad : null,
+                                 b, n, m, heads, d, scale, accQ, accKv);
+        });
+        return result(out, tape);
+    }
+
+    /**
+     * The same function as {@link #attention} from unfused ops, the path PyTorch takes (heads split
+     * by copies, S = scale q_h k_h^T in memory, softmax, S v_h): the baseline of the benchmarks and
+     * a second reference. Heads are split with two batched transposes (q) and one transpose + two
+     * crops (k^T, v^T come out of [B, 2C, M] directly), so the GEMMs need no leading dimensions.
+     */
+    public static Tensor attentionUnfused(Tensor q, Tensor kv, int heads, float scale) {
+        int d = headDim("attentionUnfused", q, kv, heads);
+        int b = q.dim(0), n = q.dim(1), c = q.dim(2), m = kv.dim(1), bh = b * heads;
+        // q [B, N, C] -> [B, C, N] = [B*H, D, N] -> [B*H, N, D]
+        Tensor qh = transposeLast(transposeLast(q, b, n, c, new int[] {bh, d, n}), bh, d, n, new int[] {bh, n, d});
+        // kv [B, M, 2C] -> [B, 1, 2C, M]: rows 0..C-1 are k^T, rows C..2C-1 v^T, each [B*H, D, M]
+        Tensor kvT = transposeLast(kv, b, m, 2 * c, new int[] {b, 1, 2 * c, m});
+        Tensor kT = reshape(crop(kvT, 0, 0, c, m), bh, d, m);
+        Tensor vT = reshape(crop(kvT, c, 0, c, m), bh, d, m);
+        Tensor p = softmax(scale(matmul(qh, kT, false, false), scale), -1);  // [B*H, N, M]
+        Tensor o = matmul(p, vT, false, true);                                 // [B*H, N, D]
+        // [B*H, N, D] -> [B*H, D, N] = [B, C, N] -> [B, N, C]
+        return transposeLast(transposeLast(o, bh, n, d, new int[] {b, c, n}), b, c, n, new int[] {b, n, c});
+    }
+
+    // ------------------------------------------------------------------ HRDA fusion
+
+    /**
+     * HRDA's scale-attention fusion in one op: lrSeg, att [B, K, h, w] (att after the sigmoid),
+     * hrSeg [B, K, hh, ww] placed at (top, left) of the fused grid [B, K, 2h, 2w] (even
+     * coordinates). With attm = att masked to the detail box at LR resolution,
+     * fused = up2(attm) * hr_ins + up2((1 - attm) * lrSeg) (bilinear x2, align_corners=False;
+     * hr_ins = zeros with hrSeg inserted). Inference: hrSeg [B, K, 2h, 2w] at (0, 0).
+     * Differentiable w.r.t. all three inputs.
+     */
+    public static Tensor hrdaFuse(Tensor lrSeg, Tensor att, Tensor hrSeg, int top, int left) {
+        requireSameShape("hrdaFuse", lrSeg, att);
+        if (lrSeg.rank() != 4 || hrSeg.rank() != 4 || hrSeg.dim(0) != lrSeg.dim(0) || hrSeg.dim(1) != lrSeg.dim(1)) {
+            throw new IllegalArgumentException("hrdaFuse: lrSeg " + lrSeg.shapeString() + " and hrSeg " + hrSeg.shapeString()
+                                               + " must be [B, K, h, w] and [B, K, hh, ww]");
+        }
+        if (lrSeg.dtype() != att.dtype() || lrSeg.dtype() != hrSeg.dtype()) {
+            throw new IllegalArgumentException("hrdaFuse: dtypes differ: " + lrSeg.describe() + ", " + att.describe() + ", " + hrSeg.describe());
+        }
+        int b = lrSeg.dim(0), k = lrSeg.dim(1), h = lrSeg.dim(2), w = lrSeg.dim(3), hh = hrSeg.dim(2), ww = hrSeg.dim(3);
+        Backend be = lrSeg.backend();
+        Tensor fused = Tensor.empty(be, lrSeg.dtype(), b, k, 2 * h, 2 * w);
+        be.hrdaFuse(lrSeg, att, hrSeg, fused, b, k, h, w, hh, ww, top, left);
+        Tape tape = Tape.active(lrSeg, att, hrSeg);
+        if (tape != null) tape.push(() -> {
+            if (fused.grad == null) return;
+            Tensor[] in = {lrSeg, att, hrSeg};
+            boolean distinct = lrSeg != att && lrSeg != hrSeg && att != hrSeg;
+            if (distinct) {
+                boolean[] acc = new boolean[3];
+                Tensor[] g = new Tensor[3];
+                for (int i = 0; i < 3; i++) {
+                    if (!in[i].requiresGrad) continue;
+                    acc[i] = Tape.prepareGrad(in[i]);
+                    g[i] = in[i].grad;
+                }
+                be.hrdaFuseBackward(lrSeg, att, hrSeg, fused.grad, g[0], g[1], g[2], b, k, h, w, hh, ww, top, left,
+                                    acc[0], acc[1], acc[2]);
+            } else {  // one tensor in two roles: one call per role, the second adds to the first
+                for (int i = 0; i < 3; i++) {
+                    if (!in[i].requiresGrad) continue;
+                    boolean acc = Tape.prepareGrad(in[i]);
+                    Tensor gi = in[i].grad;
+                    be.hrdaFuseBackward(lrSeg, att, hrSeg, fused.grad, i == 0 ? gi : null, i == 1 ? gi : null, i == 2 ? gi : null,
+                                        b, k, h, w, hh, ww, top, left, acc, acc, acc);
+                }
+            }
+        });
+        return result(fused, tape);
+    }
+
+    /**
+     * 2-D convolution (torch.nn.functional.conv2d); bias may be null. A rank-2 weight [out, in]
+     * is a 1x1 kernel: a Linear applied to every pixel of a map (DAFormer's embeddings), with no
+     * transposes to and from tokens.
+     */
     public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, int dilation, int groups) {
-        if (x.rank() != 4 || w.rank() != 4) throw new IllegalArgumentException("conv2d: " + x.shapeString() + " * " + w.describe());
-        ConvSpec s = new ConvSpec(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3),
+        if (w.rank() == 2) return conv2d(x, w, w.view(w.dim(0), w.dim(1), 1, 1), bias, stride, padding, dilation, groups);
+        return conv2d(x, w, w, bias, stride, padding, dilation, groups);
+    }
+
+    /** {@code w} owns the gradient, {@code w4} is its [K, C/groups, kh, kw] view. */
+    private static Tensor conv2d(Tensor x, Tensor w, Tensor w4, Tensor bias, int stride, int padding, int dilation, int groups) {
+        if (x.rank() != 4 || w4.rank() != 4) throw new IllegalArgumentException("conv2d: " + x.shapeString() + " * " + w.describe());
+        ConvSpec s = new ConvSpec(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w4.dim(0), w4.dim(2), w4.dim(3),
                                   stride, stride, padding, padding, dilation, dilation, groups);
-        if (!Arrays.equals(s.weightShape(), w.shape())) {
+        if (!Arrays.equals(s.weightShape(), w4.shape())) {
             throw new IllegalArgumentException("conv2d: weight " + w.describe() + " should be " + Arrays.toString(s.weightShape())
                                                + " for input " + x.shapeString());
         }
         Backend be = x.backend();
         Tensor y = Tensor.empty(be, x.dtype(), s.outShape());
-        be.conv2d(s, x, w, bias, y);
+        be.conv2d(s, x, w4, bias, y);
         Tape tape = Tape.active(x, w, bias);
         if (tape != null) tape.push(() -> {
             if (y.grad == null) return;
             if (x.requiresGrad) {
                 boolean acc = Tape.prepareGrad(x);
-                be.conv2dBackwardData(s, y.grad, w, x.grad, acc);
+                be.conv2dBackwardData(s, y.grad, w4, x.grad, acc);
             }
-            Tensor dw = w.requiresGrad ? gradAccumulator(w) : null;
+            Tensor dw = w.requiresGrad ? gradAccumulator(w).view(w4.shape()) : null;
             Tensor db = bias != null && bias.requiresGrad ? gradAccumulator(bias) : null;
             if (dw != null) be.conv2dBackwardWeight(s, x, y.grad, dw, db);
             else if (db != null) be.channelSum(y.grad, db, s.n(), s.k(), (long) s.outH() * s.outW(), true);

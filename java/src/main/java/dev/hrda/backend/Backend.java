@@ -100,6 +100,36 @@ public interface Backend extends AutoCloseable {
     void crossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, double gradScale,
                               Tensor dlogits, long n, long c, long hw, boolean acc);
 
+    // ---- fused attention (attention.h) ----
+    /**
+     * Multi-head attention of MiT's efficient self-attention, without the N x M score matrix:
+     * q [b, n, heads*headDim], kv [b, m, 2*heads*headDim] (k then v, each split into heads like q),
+     * out [b, n, heads*headDim] = per head softmax(scale q_h k_h^T) v_h; lse [b, heads, n] receives
+     * the log-sum-exp of each score row (f32; f64 when the data is f64). CUDA: headDim 32 or 64.
+     */
+    void attention(Tensor q, Tensor kv, Tensor out, Tensor lse, long b, long n, long m, int heads, int headDim, float scale);
+
+    /**
+     * Gradients of {@link #attention} from dout and the forward's out and lse: dq [b, n, C] and
+     * dkv [b, m, 2C] (dk, dv in the layout of kv); either may be null (not needed).
+     */
+    void attentionBackward(Tensor q, Tensor kv, Tensor out, Tensor lse, Tensor dout, Tensor dq, Tensor dkv,
+                           long b, long n, long m, int heads, int headDim, float scale, boolean accDq, boolean accDkv);
+
+    // ---- HRDA scale-attention fusion (fusion.h) ----
+    /**
+     * fused [b, k, 2h, 2w] = up2(att * mask) * hr_ins + up2((1 - att * mask) * lrSeg), with lrSeg and
+     * att [b, k, h, w], hrSeg [b, k, hh, ww] inserted at (top, left) of the fused grid (even
+     * coordinates), mask = 1 on the box at LR resolution; up2 = bilinear x2, align_corners=False.
+     */
+    void hrdaFuse(Tensor lrSeg, Tensor att, Tensor hrSeg, Tensor fused, long b, long k, long h, long w,
+                  long hh, long ww, long top, long left);
+
+    /** Gradients of {@link #hrdaFuse}; each of dlrSeg, datt, dhrSeg may be null (not needed). */
+    void hrdaFuseBackward(Tensor lrSeg, Tensor att, Tensor hrSeg, Tensor dfused, Tensor dlrSeg, Tensor datt, Tensor dhrSeg,
+                          long b, long k, long h, long w, long hh, long ww, long top, long left,
+                          boolean accLr, boolean accAtt, boolean accHr);
+
     // ---- GEMM and convolution ----
     /**
      * Row-major batched GEMM: for i < batch, C_i = alpha * op(A_i) op(B_i) + beta * C_i with

@@ -203,6 +203,37 @@ public final class CpuBackend implements Backend {
                                               gradScale, addr(dlogits), acc(acc)), "cross_entropy_backward");
     }
 
+    // ---- fused attention ----
+    @Override
+    public void attention(Tensor q, Tensor kv, Tensor out, Tensor lse, long b, long n, long m, int heads, int headDim, float scale) {
+        check(hrda_cpu_attention_forward(dt(q), b, n, m, heads, headDim, scale, addr(q), addr(kv), addr(out), addr(lse)),
+              "attention_forward");
+    }
+
+    @Override
+    public void attentionBackward(Tensor q, Tensor kv, Tensor out, Tensor lse, Tensor dout, Tensor dq, Tensor dkv,
+                                  long b, long n, long m, int heads, int headDim, float scale, boolean accDq, boolean accDkv) {
+        check(hrda_cpu_attention_backward(dt(q), b, n, m, heads, headDim, scale, addr(q), addr(kv), addr(out), addr(lse),
+                                          addr(dout), addr(dq), addr(dkv), acc(accDq), acc(accDkv)), "attention_backward");
+    }
+
+    // ---- HRDA fusion ----
+    @Override
+    public void hrdaFuse(Tensor lrSeg, Tensor att, Tensor hrSeg, Tensor fused, long b, long k, long h, long w,
+                         long hh, long ww, long top, long left) {
+        check(hrda_cpu_hrda_fuse_forward(dt(lrSeg), b, k, h, w, hh, ww, top, left, addr(lrSeg), addr(att), addr(hrSeg),
+                                         addr(fused)), "hrda_fuse_forward");
+    }
+
+    @Override
+    public void hrdaFuseBackward(Tensor lrSeg, Tensor att, Tensor hrSeg, Tensor dfused, Tensor dlrSeg, Tensor datt, Tensor dhrSeg,
+                                 long b, long k, long h, long w, long hh, long ww, long top, long left,
+                                 boolean accLr, boolean accAtt, boolean accHr) {
+        check(hrda_cpu_hrda_fuse_backward(dt(lrSeg), b, k, h, w, hh, ww, top, left, addr(lrSeg), addr(att), addr(hrSeg),
+                                          addr(dfused), addr(dlrSeg), addr(datt), addr(dhrSeg), acc(accLr), acc(accAtt),
+                                          acc(accHr)), "hrda_fuse_backward");
+    }
+
     // ---- GEMM ----
     @Override
     public void gemm(boolean ta, boolean tb, int batch, int m, int n, int k, double alpha,

@@ -5,11 +5,23 @@ import dev.hrda.backend.Backend;
 import dev.hrda.backend.Backends;
 import dev.hrda.backend.CpuBackend;
 import dev.hrda.kernels.CudaRuntime;
+import dev.hrda.io.CheckpointInfo;
+import dev.hrda.io.Checkpoints;
+import dev.hrda.io.LoadOptions;
+import dev.hrda.model.HeadConfig;
+import dev.hrda.model.MitConfig;
+import dev.hrda.model.ModelConfig;
+import dev.hrda.model.Segmentor;
+import dev.hrda.tensor.DType;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.DefaultParser;
 import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
 
 /** {@code hrda info}: version, backend, device, CUDA/cuDNN versions, which native libraries load. */
 final class InfoCommand implements Command {
@@ -21,12 +33,21 @@ final class InfoCommand implements Command {
     public int run(String[] args) throws Exception {
         Options opts = new Options()
                 .addOption(Option.builder().longOpt("device").hasArg().argName("cpu|cuda|auto").desc("backend (default auto)").build())
+                .addOption(Option.builder().longOpt("model").hasArg().argName("NAME")
+                                   .desc("parameter count of each component of a model (hrda_mitb5, daformer_mitb0, …)").build())
+                .addOption(Option.builder().longOpt("checkpoint").hasArg().argName("FILE")
+                                   .desc("list a checkpoint's tensors (.pth or .safetensors); with --model, how each maps onto it").build())
+                .addOption(Option.builder().longOpt("source").hasArg().argName("PREFIX")
+                                   .desc("with --checkpoint: which model of a UDA checkpoint (model, ema_model, imnet_model)").build())
                 .addOption(Option.builder("h").longOpt("help").desc("this help").build());
         CommandLine cl = new DefaultParser().parse(opts, args);
         if (cl.hasOption("help")) {
             new HelpFormatter().printHelp("hrda info", opts);
             return 0;
         }
+        if (cl.hasOption("checkpoint")) return describeCheckpoint(Path.of(cl.getOptionValue("checkpoint")), cl.getOptionValue("model"),
+                                                                  cl.getOptionValue("source"));
+        if (cl.hasOption("model")) return describeModel(cl.getOptionValue("model"));
         String device = cl.getOptionValue("device", "auto");
         System.out.println("hrda-java " + Version.VERSION + " (Java " + Runtime.version() + ", " + System.getProperty("os.arch") + ")");
 
@@ -55,6 +76,42 @@ final class InfoCommand implements Command {
         } catch (IllegalStateException e) {
             System.out.println("backend unavailable: " + e.getMessage());
             return 1;
+        }
+        return 0;
+    }
+
+    /** Lists a checkpoint's tensors; with a model, how each maps onto it and what is missing. Exit 1 if it would not load strictly. */
+    private static int describeCheckpoint(Path file, String model, String source) {
+        if (model == null) {
+            System.out.println(CheckpointInfo.of(file));
+            return 0;
+        }
+        LoadOptions opts = source == null ? LoadOptions.strict() : LoadOptions.strict().withSource(source);
+        try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, ModelConfig.named(model), 0)) {
+            CheckpointInfo info = CheckpointInfo.of(file, Checkpoints.shapesOf(m), opts);
+            System.out.println(info);
+            boolean ok = info.report().ok();
+            System.out.println(ok ? "loads into " + model + " (strict)" : "does NOT load strictly into " + model);
+            return ok ? 0 : 1;
+        }
+    }
+
+    /** Builds the model on the CPU and prints its components' parameter counts. */
+    private static int describeModel(String name) {
+        ModelConfig c = ModelConfig.named(name);
+        MitConfig mit = c.backbone();
+        System.out.printf("model %s: %s (dims %s, depths %s, heads %s, sr %s) + DAFormer head (embed %d, %s)%s%n", c.name(),
+                          mit.name(), Arrays.toString(mit.embedDims()), Arrays.toString(mit.depths()), Arrays.toString(mit.heads()),
+                          Arrays.toString(mit.srRatios()), c.head().embedDim(),
+                          c.head().fusion() == HeadConfig.Fusion.ASPP ? "sep-ASPP " + Arrays.toString(c.head().dilations()) : "1x1 fusion",
+                          c.isHrda() ? " + class-wise scale attention, detail crop " + c.hrda().hrCropSize() : "");
+        try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, c, 0)) {
+            long total = 0;
+            for (Map.Entry<String, Long> e : m.parameterCounts().entrySet()) {
+                System.out.printf("  %-30s %10.3f M%n", e.getKey(), e.getValue() / 1e6);
+                total += e.getValue();
+            }
+            System.out.printf("  %-30s %10.3f M  (%.1f MiB in f32)%n", "total", total / 1e6, total * 4 / (double) (1 << 20));
         }
         return 0;
     }

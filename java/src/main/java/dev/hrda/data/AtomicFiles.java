@@ -1,17 +1,21 @@
 package dev.hrda.data;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Writes that never leave a half-written file: data goes to a temporary file in the same
  * directory (named {@code .<name>.tmp<N><ext>}, so tools that look at the extension still
- * work) and is renamed over the target only when complete.
+ * work) and is renamed over the target only when complete; the directory is then synced so that
+ * the rename survives a crash. Writers that need the data itself durable force it before
+ * returning (e.g. {@code FileChannel.force}).
  */
 public final class AtomicFiles {
     private static final AtomicLong COUNTER = new AtomicLong();
@@ -49,6 +53,7 @@ public final class AtomicFiles {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
+            syncDirectory(target.toAbsolutePath().getParent());
         } catch (IOException | RuntimeException e) {
             try {
                 Files.deleteIfExists(tmp);
@@ -57,6 +62,19 @@ public final class AtomicFiles {
             }
             if (e instanceof DataException de) throw de;
             throw new DataException(target, "cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Makes a rename in {@code dir} durable (fsync of the directory). Best effort: some file
+     * systems cannot open a directory for this, and the rename has happened either way.
+     */
+    private static void syncDirectory(Path dir) {
+        if (dir == null) return;
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // not supported here (e.g. some network file systems): the rename itself stands
         }
     }
 

@@ -9,7 +9,8 @@ import java.util.Map;
  * A small JSON reader and writer, enough for the rare-class statistics files. Objects become
  * {@link LinkedHashMap} (key order kept), arrays {@link ArrayList}, integers {@link Long},
  * other numbers {@link Double}. {@link #write} formats like Python's {@code json.dump(obj, f,
- * indent=2)}, so files we write look like the ones the original converters write.
+ * indent=2)}, so files we write look like the ones the original converters write;
+ * {@link #writeCompact} like {@code json.dumps(obj, separators=(',', ':'))}.
  */
 public final class Json {
     private Json() {}
@@ -30,6 +31,14 @@ public final class Json {
         return sb.toString();
     }
 
+    /** One line, no spaces: Python {@code json.dumps(v, separators=(',', ':'))}. */
+    public static String writeCompact(Object v) {
+        StringBuilder sb = new StringBuilder();
+        write(sb, v, -1);
+        return sb.toString();
+    }
+
+    /** depth < 0: compact. */
     private static void write(StringBuilder sb, Object v, int depth) {
         if (v == null) {
             sb.append("null");
@@ -48,15 +57,15 @@ public final class Json {
                 sb.append("{}");
                 return;
             }
-            sb.append("{\n");
+            sb.append(depth < 0 ? "{" : "{\n");
             int k = 0;
             for (Map.Entry<?, ?> e : m.entrySet()) {
                 indent(sb, depth + 1);
                 quote(sb, String.valueOf(e.getKey()));
-                sb.append(": ");
-                write(sb, e.getValue(), depth + 1);
+                sb.append(depth < 0 ? ":" : ": ");
+                write(sb, e.getValue(), depth < 0 ? depth : depth + 1);
                 if (++k < m.size()) sb.append(',');
-                sb.append('\n');
+                newline(sb, depth);
             }
             indent(sb, depth);
             sb.append('}');
@@ -65,12 +74,12 @@ public final class Json {
                 sb.append("[]");
                 return;
             }
-            sb.append("[\n");
+            sb.append(depth < 0 ? "[" : "[\n");
             for (int k = 0; k < l.size(); k++) {
                 indent(sb, depth + 1);
-                write(sb, l.get(k), depth + 1);
+                write(sb, l.get(k), depth < 0 ? depth : depth + 1);
                 if (k + 1 < l.size()) sb.append(',');
-                sb.append('\n');
+                newline(sb, depth);
             }
             indent(sb, depth);
             sb.append(']');
@@ -81,6 +90,10 @@ public final class Json {
 
     private static void indent(StringBuilder sb, int depth) {
         for (int i = 0; i < depth * 2; i++) sb.append(' ');
+    }
+
+    private static void newline(StringBuilder sb, int depth) {
+        if (depth >= 0) sb.append('\n');
     }
 
     /** Quotes like Python's json (ensure_ascii=True). */

@@ -36,4 +36,9 @@ public final class Init {
         for (int i = 0; i < a.length; i++) a[i] = (r.nextDouble() * 2 - 1) * bound;
         return a;
     }
+
+    /** N(0, 2/fanOut): mmcv kaiming_init (mode fan_out, ReLU gain), MiT's conv init. */
+    public static double[] kaimingNormalFanOut(long n, long fanOut, Random r) {
+        return normal(n, Math.sqrt(2.0 / fanOut), r);
+    }
 }

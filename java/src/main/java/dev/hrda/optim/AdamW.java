@@ -5,6 +5,7 @@ import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -23,6 +24,7 @@ public final class AdamW implements AutoCloseable {
     public final float beta1, beta2, eps;
     private final Backend backend;
     private final List<Tensor> params;
+    private final List<String> names;
     private final List<Tensor> expAvg = new ArrayList<>();
     private final List<Tensor> expAvgSq = new ArrayList<>();
     private final float[] lrMult;
@@ -38,6 +40,7 @@ public final class AdamW implements AutoCloseable {
         this.beta2 = beta2;
         this.eps = eps;
         this.params = new ArrayList<>(named.values());
+        this.names = new ArrayList<>(named.keySet());
         lrMult = new float[params.size()];
         decayMult = new float[params.size()];
         int i = 0;
@@ -95,6 +98,20 @@ public final class AdamW implements AutoCloseable {
     public List<Tensor> expAvg() { return expAvg; }
 
     public List<Tensor> expAvgSq() { return expAvgSq; }
+
+    /**
+     * The optimizer state by name, "exp_avg.<param>" and "exp_avg_sq.<param>" (torch's
+     * state keys with the parameter name): the live tensors, so a checkpoint restores them by
+     * copying into them (plus {@link #setStepCount}).
+     */
+    public Map<String, Tensor> stateTensors() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            out.put("exp_avg." + names.get(i), expAvg.get(i));
+            out.put("exp_avg_sq." + names.get(i), expAvgSq.get(i));
+        }
+        return out;
+    }
 
     /** Restores the step counter (resume). */
     public void setStepCount(long s) { step = s; }

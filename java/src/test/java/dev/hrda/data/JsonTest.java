@@ -25,6 +25,18 @@ class JsonTest {
     }
 
     @Test
+    void writesCompactLikePythonSeparators() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("a", java.util.Arrays.asList(1L, 2.5, null, true));
+        m.put("b", Map.of("c", "Zürich\""));
+        m.put("e", new LinkedHashMap<>());
+        m.put("f", List.of());
+        // python3 -c "import json; print(json.dumps(m, separators=(',', ':')))"
+        assertEquals("{\"a\":[1,2.5,null,true],\"b\":{\"c\":\"Z\\u00fcrich\\\"\"},\"e\":{},\"f\":[]}", Json.writeCompact(m));
+        assertEquals(m, Json.parse(Json.writeCompact(m)));
+    }
+
+    @Test
     void parsesCompactJsonAndNamesErrors() {
         Object o = Json.parse("{\"0\":[[\"f.png\",12]],\"1\":[]}");
         assertEquals(List.of(List.of("f.png", 12L)), ((Map<?, ?>) o).get("0"));

@@ -1,0 +1,156 @@
+package dev.hrda.io;
+
+import dev.hrda.data.Json;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The tensors of a checkpoint file, whatever its format (detected from the content, not the
+ * extension): safetensors, torch.save's zip format or its legacy format.
+ *
+ * For a .pth file the state dict is located as mmcv and SegFormer do: under the top-level key
+ * {@code state_dict}, else {@code model}, else the top level itself; nested dicts are flattened
+ * with '.' ({@code {'model': {'backbone': {..}}}} -> {@code model.backbone...}). Tensors elsewhere
+ * in the file (an optimizer's state) are in {@link #otherTensors()}, and every other value
+ * (mmcv's {@code meta}: iteration, config text, CLASSES ...) in {@link #metadata()} as text,
+ * lists and dicts as JSON.
+ */
+public final class TensorFile {
+    public enum Format { SAFETENSORS, TORCH_ZIP, TORCH_LEGACY }
+
+    private final Path path;
+    private final Format format;
+    private final String stateDictKey;
+    private final Map<String, StoredTensor> tensors;
+    private final Map<String, StoredTensor> otherTensors;
+    private final Map<String, String> metadata;
+
+    private TensorFile(Path path, Format format, String stateDictKey, Map<String, StoredTensor> tensors,
+                       Map<String, StoredTensor> otherTensors, Map<String, String> metadata) {
+        this.path = path;
+        this.format = format;
+        this.stateDictKey = stateDictKey;
+        this.tensors = Collections.unmodifiableMap(tensors);
+        this.otherTensors = Collections.unmodifiableMap(otherTensors);
+        this.metadata = Collections.unmodifiableMap(metadata);
+    }
+
+    /**
+     * Reads the index of a checkpoint; tensor data stay in the (memory-mapped) file until used.
+     * @throws CheckpointException naming the file (and the tensor or pickle global at fault)
+     */
+    public static TensorFile read(Path path) {
+        MappedFile f;
+        try {
+            f = MappedFile.open(path);
+        } catch (IOException e) {
+            throw new CheckpointException(path, "cannot read (" + e + ")", e);
+        }
+        ByteBuffer head = f.slice(0, Math.min(16, f.size()));
+        if (TorchFiles.isZip(head)) return fromTorch(path, Format.TORCH_ZIP, TorchFiles.readZip(f));
+        if (TorchFiles.isLegacy(head)) return fromTorch(path, Format.TORCH_LEGACY, TorchFiles.readLegacy(f));
+        if (SafeTensors.looksLike(head)) {
+            SafeTensors.Contents c = SafeTensors.read(f);
+            return new TensorFile(path, Format.SAFETENSORS, "", c.tensors(), new LinkedHashMap<>(), c.metadata());
+        }
+        throw new CheckpointException(path, "neither safetensors nor a PyTorch checkpoint (zip or legacy pickle)"
+                                            + (f.size() < 9 ? ": only " + f.size() + " bytes" : ""));
+    }
+
+    public Path path() { return path; }
+
+    public Format format() { return format; }
+
+    /** Where the state dict was found: "state_dict", "model", or "" (the top level, or safetensors). */
+    public String stateDictKey() { return stateDictKey; }
+
+    /** The state dict: flat names in file order. */
+    public Map<String, StoredTensor> tensors() { return tensors; }
+
+    /** Tensors outside the state dict (e.g. "optimizer.state.0.exp_avg"); empty for safetensors. */
+    public Map<String, StoredTensor> otherTensors() { return otherTensors; }
+
+    /** safetensors' __metadata__, or the non-tensor values of a .pth ("meta.iter" -> "4000"). */
+    public Map<String, String> metadata() { return metadata; }
+
+    // ---- .pth object tree -> flat maps ----
+    private static TensorFile fromTorch(Path path, Format format, Object root) {
+        Map<String, StoredTensor> tensors = new LinkedHashMap<>(), other = new LinkedHashMap<>();
+        Map<String, String> meta = new LinkedHashMap<>();
+        String key = "";
+        if (root instanceof Map<?, ?> m) {
+            for (String candidate : List.of("state_dict", "model")) {
+                if (m.get(candidate) instanceof Map<?, ?> sd && holdsTensor(sd)) {
+                    key = candidate;
+                    break;
+                }
+            }
+        }
+        if (key.isEmpty()) {
+            flatten(path, root, "", tensors, meta);
+        } else {
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) root).entrySet()) {
+                String k = String.valueOf(e.getKey());
+                if (k.equals(key)) flatten(path, e.getValue(), "", tensors, meta);
+                else flatten(path, e.getValue(), k, other, meta);
+            }
+        }
+        return new TensorFile(path, format, key, tensors, other, meta);
+    }
+
+    private static boolean holdsTensor(Object o) {
+        if (o instanceof StoredTensor) return true;
+        Collection<?> children = o instanceof Map<?, ?> m ? m.values() : o instanceof Collection<?> c ? c : List.of();
+        for (Object c : children) if (holdsTensor(c)) return true;
+        return false;
+    }
+
+    private static void flatten(Path path, Object node, String name, Map<String, StoredTensor> tensors, Map<String, String> meta) {
+        if (node instanceof StoredTensor t) {
+            try {
+                t.validate();
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(path, "tensor '" + name + "': " + e.getMessage());
+            }
+            if (tensors.put(name, t) != null) throw new CheckpointException(path, "tensor name '" + name + "' occurs twice");
+        } else if (node instanceof Map<?, ?> m && !m.isEmpty()) {
+            for (Map.Entry<?, ?> e : m.entrySet()) flatten(path, e.getValue(), join(name, e.getKey()), tensors, meta);
+        } else if (node instanceof Collection<?> c && holdsTensor(c)) {
+            int i = 0;
+            for (Object o : c) flatten(path, o, join(name, i++), tensors, meta);
+        } else {
+            meta.put(name, node instanceof String s ? s : Json.writeCompact(plain(node)));
+        }
+    }
+
+    private static String join(String prefix, Object key) {
+        return prefix.isEmpty() ? String.valueOf(key) : prefix + "." + key;
+    }
+
+    /** A pickled value as something {@link Json} writes. */
+    private static Object plain(Object v) {
+        if (v instanceof BigInteger) return v.toString();
+        if (v instanceof Double d && (d.isNaN() || d.isInfinite())) return d.toString();
+        if (v instanceof byte[] b) return "<" + b.length + " bytes>";
+        if (v instanceof Map<?, ?> m) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            for (Map.Entry<?, ?> e : m.entrySet()) out.put(String.valueOf(e.getKey()), plain(e.getValue()));
+            return out;
+        }
+        if (v instanceof Collection<?> c) {
+            List<Object> out = new ArrayList<>();
+            for (Object o : c) out.add(plain(o));
+            return out;
+        }
+        return v;
+    }
+}

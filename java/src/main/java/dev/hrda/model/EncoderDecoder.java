@@ -1,0 +1,35 @@
+package dev.hrda.model;
+
+import dev.hrda.autograd.F;
+import dev.hrda.backend.Backend;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Tensor;
+
+import java.util.Map;
+import java.util.Random;
+
+/** mmseg's EncoderDecoder with a DAFormer head: whole-image training and test (DAFormer, source-only). */
+public final class EncoderDecoder extends Segmentor {
+    public final DAFormerHead decodeHead;
+
+    EncoderDecoder(Backend backend, DType dtype, ModelConfig config, Random r) {
+        super(backend, dtype, config, r);
+        decodeHead = child("decode_head", new DAFormerHead(backend, dtype, config.head(), r));
+    }
+
+    /** Logits at stride 4. */
+    public Tensor logits(Tensor img) {
+        return decodeHead.forward(backbone.forward(img));
+    }
+
+    @Override
+    public Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng) {
+        Tensor loss = segLoss(logits(img), label, weight);
+        return new Losses(loss, Map.of("decode.loss_seg", loss));
+    }
+
+    @Override
+    public Tensor encodeDecode(Tensor img) {
+        return F.resize(logits(img), img.dim(2), img.dim(3));
+    }
+}

@@ -1,0 +1,121 @@
+package dev.hrda.model;
+
+import dev.hrda.autograd.F;
+import dev.hrda.backend.Backend;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * HRDA's multi-resolution encoder-decoder (hrda_encoder_decoder.py): a context crop (the whole
+ * input ×0.5) and a full-resolution detail crop share one MiT encoder; the DAFormer head runs on
+ * both, the scale attention on the context; fused = up(att)·hr + up((1−att)·lr) at stride 4.
+ */
+public final class HrdaEncoderDecoder extends Segmentor {
+    /** Output stride of the heads. */
+    static final int OS = 4;
+    public final HrdaHead decodeHead;
+    private final HrdaConfig hrda;
+
+    HrdaEncoderDecoder(Backend backend, DType dtype, ModelConfig config, Random r) {
+        super(backend, dtype, config, r);
+        this.hrda = config.hrda();
+        decodeHead = child("decode_head", new HrdaHead(backend, dtype, config, r));
+        if (hrda.contextScale() != 0.5) throw new IllegalArgumentException("HRDA fusion upsamples by 2: context scale must be 0.5");
+    }
+
+    /** The parts of one HRDA forward, for tests and visualisation. */
+    public record Outputs(Tensor lr, Tensor hr, Tensor att, Tensor fused, CropBox box) {}
+
+    /**
+     * Training-mode forward with the detail crop at {@code box} (input pixels, multiples of 8):
+     * the encoder runs once on context and detail stacked (its LayerNorms see one sample at a
+     * time, so this equals two passes), the heads run separately (their BatchNorms see each
+     * scale's batch, as in the original).
+     */
+    public Outputs forwardTrainParts(Tensor img, CropBox box) {
+        int b = img.dim(0);
+        Tensor context = F.resizeByFactor(img, hrda.contextScale());
+        Tensor detail = F.crop(img, box.top(), box.left(), box.height(), box.width());
+        List<Tensor> lrFeats, hrFeats;
+        if (context.dim(2) == detail.dim(2) && context.dim(3) == detail.dim(3)) {
+            List<Tensor> both = backbone.forward(F.catBatch(List.of(context, detail)));
+            lrFeats = new ArrayList<>(4);
+            hrFeats = new ArrayList<>(4);
+            for (Tensor f : both) {
+                lrFeats.add(F.sliceBatch(f, 0, b));
+                hrFeats.add(F.sliceBatch(f, b, b));
+            }
+        } else {
+            lrFeats = backbone.forward(context);
+            hrFeats = backbone.forward(detail);
+        }
+        Tensor lr = decodeHead.head.forward(lrFeats);
+        Tensor hr = decodeHead.head.forward(hrFeats);
+        Tensor att = decodeHead.attention(lrFeats, lr);
+        Tensor fused = HrdaHead.fuse(lr, att, hr, box.scaled(OS));
+        return new Outputs(lr, hr, att, fused, box);
+    }
+
+    /** Draws HRDA's random detail box for an h×w input. */
+    public CropBox randomBox(int h, int w, Random rng) {
+        return CropBox.random(h, w, hrda.hrCropSize(), hrda.cropDivisible(), rng);
+    }
+
+    @Override
+    public Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng) {
+        return losses(forwardTrainParts(img, randomBox(img.dim(2), img.dim(3), rng)), label, weight);
+    }
+
+    /** 0.9·CE(fused → label size) + 0.1·CE(detail → cropped label). */
+    public Losses losses(Outputs o, Tensor label, Tensor weight) {
+        double hrW = hrda.hrLossWeight();
+        Tensor fusedLoss = F.scale(segLoss(o.fused(), label, weight), 1 - hrW);
+        CropBox box = o.box();
+        Tensor hrLabel = cropPixels(label, box), hrWeight = weight == null ? null : cropPixels(weight, box);
+        Tensor hrLoss = F.scale(segLoss(o.hr(), hrLabel, hrWeight), hrW);
+        Map<String, Tensor> terms = new LinkedHashMap<>();
+        terms.put("decode.loss_seg", fusedLoss);
+        terms.put("decode.hr.loss_seg", hrLoss);
+        return new Losses(F.add(fusedLoss, hrLoss), terms);
+    }
+
+    private static Tensor cropPixels(Tensor map, CropBox box) {
+        int b = map.dim(0), h = map.dim(1), w = map.dim(2);
+        return F.crop(map.view(b, 1, h, w), box.top(), box.left(), box.height(), box.width()).view(b, box.height(), box.width());
+    }
+
+    /**
+     * HRDA inference (encode_decode): context = input ×0.5; detail = overlapping windows of the
+     * crop size with stride crop/2, batched through the encoder, head logits averaged in the
+     * overlaps; fused without a mask; resized to the input.
+     */
+    @Override
+    public Tensor encodeDecode(Tensor img) {
+        return F.resize(fusedInference(img), img.dim(2), img.dim(3));
+    }
+
+    /** The fused logits at stride 4 (before the final resize). */
+    public Tensor fusedInference(Tensor img) {
+        int b = img.dim(0), h = img.dim(2), w = img.dim(3);
+        List<Tensor> lrFeats = backbone.forward(F.resizeByFactor(img, hrda.contextScale()));
+        Tensor lr = decodeHead.head.forward(lrFeats);
+        Tensor att = decodeHead.attention(lrFeats, lr);
+        Tensor hr;
+        int crop = hrda.hrCropSize();
+        if (hrda.hrSlideInference()) {
+            List<CropBox> boxes = CropBox.slide(h, w, crop, crop / 2);
+            Tensor crops = F.catBatch(boxes.stream().map(x -> F.crop(img, x.top(), x.left(), x.height(), x.width())).toList());
+            Tensor logits = decodeHead.head.forward(backbone.forward(crops));
+            hr = averageWindows(logits, boxes.stream().map(x -> x.scaled(OS)).toList(), b, h / OS, w / OS);
+        } else {
+            hr = decodeHead.head.forward(backbone.forward(img));
+        }
+        return HrdaHead.fuse(lr, att, hr, new CropBox(0, 0, h / OS, w / OS));
+    }
+}

@@ -1,0 +1,102 @@
+package dev.hrda.model;
+
+import dev.hrda.autograd.F;
+import dev.hrda.backend.Backend;
+import dev.hrda.backend.Box;
+import dev.hrda.nn.Module;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * An encoder-decoder segmentor with mmseg's state-dict layout: "backbone.*" and "decode_head.*".
+ * {@link EncoderDecoder} is DAFormer (and source-only training); {@link HrdaEncoderDecoder} HRDA.
+ */
+public abstract class Segmentor extends Module {
+    public static final int IGNORE = 255;
+    public final ModelConfig config;
+    public final MixTransformer backbone;
+
+    protected Segmentor(Backend backend, DType dtype, ModelConfig config, Random r) {
+        super(backend, dtype);
+        this.config = config;
+        this.backbone = child("backbone", new MixTransformer(backend, dtype, config.backbone(), r));
+    }
+
+    /** Builds the model a config names, with the originals' random initialisation. */
+    public static Segmentor create(Backend backend, DType dtype, ModelConfig config, long seed) {
+        Random r = new Random(seed);
+        return config.isHrda() ? new HrdaEncoderDecoder(backend, dtype, config, r) : new EncoderDecoder(backend, dtype, config, r);
+    }
+
+    /**
+     * Training forward on a batch: images [B, 3, H, W], train-id labels int32 [B, H, W] (255 =
+     * ignore), optional pixel weights [B, H, W]. Returns the weighted loss and its terms.
+     */
+    public abstract Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng);
+
+    /** Inference logits of one window at the input's size [B, K, H, W] (mmseg encode_decode). */
+    public abstract Tensor encodeDecode(Tensor img);
+
+    /**
+     * Test-time logits at the input size: whole-image ({@code testCrop} 0) or mmseg's batched
+     * slide inference (windows testCrop, stride testStride, logits averaged in overlaps).
+     */
+    public Tensor inference(Tensor img) {
+        int h = img.dim(2), w = img.dim(3), crop = config.testCrop();
+        if (crop == 0 || (h <= crop && w <= crop)) return encodeDecode(img);
+        List<CropBox> boxes = CropBox.slide(h, w, crop, config.testStride());
+        Tensor windows = F.catBatch(boxes.stream().map(b -> F.crop(img, b.top(), b.left(), b.height(), b.width())).toList());
+        return averageWindows(encodeDecode(windows), boxes, img.dim(0), h, w);
+    }
+
+    /**
+     * Sums per-window logits ([windows × B, K, h', w'], window-major) into a [B, K, h, w] grid and
+     * divides by how many windows cover each pixel. Inference only: records no gradient.
+     */
+    protected static Tensor averageWindows(Tensor logits, List<CropBox> boxes, int batch, int h, int w) {
+        Backend be = logits.backend();
+        int k = logits.dim(1);
+        Tensor sum = Tensor.zeros(be, logits.dtype(), batch, k, h, w);
+        int[] count = new int[h * w];
+        int planes = batch * k, all = boxes.size() * planes;
+        for (int i = 0; i < boxes.size(); i++) {
+            CropBox b = boxes.get(i);
+            // window i is planes [i*B*K, (i+1)*B*K) of the window-major batch
+            be.copyBox(logits, sum, new Box(1, all, b.height(), b.width(), i * planes, 0, 0, planes, h, w, 0, b.top(), b.left(),
+                                            planes, b.height(), b.width()), true);
+            for (int y = b.top(); y < b.top() + b.height(); y++) {
+                for (int x = b.left(); x < b.left() + b.width(); x++) count[y * w + x]++;
+            }
+        }
+        double[] inv = new double[batch * k * h * w];
+        for (int p = 0; p < inv.length; p++) inv[p] = 1.0 / count[p % (h * w)];
+        Tensor scale = Tensor.empty(be, logits.dtype(), batch, k, h, w);
+        scale.copyFrom(inv);
+        be.mul(sum, scale, sum, false);
+        return sum;
+    }
+
+    /** mmseg decode_head.losses: logits bilinearly resized to the label size, CE (ignore 255), mean over all pixels. */
+    protected static Tensor segLoss(Tensor logits, Tensor label, Tensor weight) {
+        Tensor up = F.resize(logits, label.dim(1), label.dim(2));
+        return F.crossEntropy(up, label, weight, IGNORE);
+    }
+
+    /** Parameter count of each top-level component (backbone, decode_head.*). */
+    public Map<String, Long> parameterCounts() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : namedParameters().entrySet()) {
+            String name = e.getKey();
+            String part = name.startsWith("decode_head.head.") ? "decode_head.head"
+                        : name.startsWith("decode_head.scale_attention.") ? "decode_head.scale_attention"
+                        : name.substring(0, name.indexOf('.'));
+            out.merge(part, e.getValue().numel(), Long::sum);
+        }
+        return out;
+    }
+}
