@@ -4,8 +4,9 @@
 #   tools/bundle.sh [--with-opencv] [--tests] [--cuda-archs LIST] [--out DIR]   (default DIR: dist/hrda-bundle)
 # --cuda-archs builds libhrda_cuda for LIST only (e.g. 90 for H100/H200: 1.5 MiB instead of 6),
 # in its own build folder (java/target/native-build-LIST), leaving the default build alone.
-# --tests adds tests/: the test classes (hrda-java-tests.jar) and JUnit's console launcher, to run
-# the tests with the bundled java (tools/gpu_run.sh does), plus java.xml and jdk.zipfs to the runtime.
+# --tests adds tests/: the test classes and resources (tests/classes, a folder as in Maven's
+# target/test-classes: tests read resources as files) and JUnit's console launcher, to run the
+# tests with the bundled java (tools/gpu_run.sh does), plus java.xml to the runtime.
 # CUDA/cuDNN are NOT bundled: libhrda_cuda loads libcudart.so.13 and cuBLAS/cuDNN from the machine.
 # bin/hrda of the bundle adds to LD_LIBRARY_PATH, in this order: $CUDA_HOME/lib64,
 # /usr/local/cuda/lib64, /usr/local/cuda-13*/lib64, and the lib dirs of pip's nvidia wheels
@@ -34,7 +35,8 @@ if [[ $tests == 1 ]]; then
   launcher="$here/java/target/test-launcher/junit-platform-console-standalone-1.${jv#5.}.jar"
   [[ -f "$launcher" ]] || { echo "bundle.sh: $launcher missing (junit.platform.version must be 1.${jv#5.})" >&2; exit 1; }
   mkdir -p "$out/tests"
-  cp "$launcher" "$here/java/target/hrda-java-tests.jar" "$out/tests/"
+  cp "$launcher" "$out/tests/"
+  cp -r "$here/java/target/test-classes" "$out/tests/classes"
 fi
 # repack JAR OUT PATTERN...: copies JAR to OUT without the entries matching the patterns
 repack() {
@@ -69,22 +71,22 @@ for j in "$here"/benchmarks/target/lib/*.jar; do
 done
 # The runtime's modules. Not java.desktop (+15 MiB): PNG labels are decoded by dev.hrda.data.Png.
 modules=java.base,java.logging,java.management,jdk.unsupported
-# --tests: java.xml for the launcher's XML reports, jdk.zipfs (a service jdeps does not see) for
-# scanning the tests jar
-[[ $tests == 1 ]] && modules="$modules,java.xml,jdk.zipfs"
+# --tests: java.xml for the launcher's XML reports
+[[ $tests == 1 ]] && modules="$modules,java.xml"
 # References to modules left out on purpose, as module:jar-glob: opencv's org.opencv.highgui (GUI
 # windows), commons-math3's 2-D geometry (JMH uses its statistics only), the JDBC routines of the
-# CSV parser shaded into JUnit's launcher, and the tests' ImageIO reference of PngTest (the
-# bundled tests are the gpu-tagged ones).
+# CSV parser shaded into JUnit's launcher, and the tests' ImageIO reference of PngTest (tests/classes;
+# gpu_run.sh runs the gpu-tagged tests only).
 unused="java.desktop:opencv-* java.desktop:commons-math3-* java.sql:junit-platform-console-standalone-*"
-unused="$unused java.desktop:hrda-java-tests.jar"
+unused="$unused java.desktop:classes"
 # check: every module that the bundled jars' classes refer to directly is in the list (jdeps on
 # the extracted classes: several bytedeco jars are modules whose jdeps resolution would fail)
 missing=""; jd="$(mktemp -d)"
-for j in "$out"/lib/*.jar "$out"/tests/*.jar; do
-  [[ -f "$j" ]] || continue
+for j in "$out"/lib/*.jar "$out"/tests/*.jar "$out"/tests/classes; do
+  [[ -e "$j" ]] || continue
   name="$(basename "$j")"
-  mkdir "$jd/$name"; (cd "$jd/$name" && unzip -q -o "$j" '*.class' -x 'module-info.class' 'META-INF/*' 2>/dev/null || true)
+  if [[ -d "$j" ]]; then cp -r "$j" "$jd/$name"
+  else mkdir "$jd/$name"; (cd "$jd/$name" && unzip -q -o "$j" '*.class' -x 'module-info.class' 'META-INF/*' 2>/dev/null || true); fi
   [[ -n "$(ls -A "$jd/$name")" ]] || continue
   for m in $(jdeps --ignore-missing-deps -s "$jd/$name" 2>/dev/null | awk '$2 == "->" && $3 ~ /^(java|jdk)\./ {print $3}'); do
     [[ ",$modules," == *",$m,"* ]] && continue

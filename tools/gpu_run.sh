@@ -2,7 +2,8 @@
 # GPU run kit: run on the device machine, from the repository root, with the bundle carried
 # (tools/gpu_prepare.sh builds it here and prints the `run` call). No Java or Maven needed there.
 #   tools/gpu_run.sh [BUNDLE] [--only STEPS] [--selftest]
-#     BUNDLE   the bundle built by `tools/bundle.sh --tests` (default dist/hrda-bundle)
+#     BUNDLE   the bundle built by `tools/bundle.sh --tests`: a folder, or a .tgz of it (unpacked
+#              to /tmp/hrda-bundle); default .gpu/hrda-bundle.tgz if present, else dist/hrda-bundle
 #     --only   comma-separated subset of: info,tests,bench,torch (default all, in that order)
 #     --selftest  runs the gpu-tagged tests with -Dhrda.parity.selftest=true (a CpuBackend stands
 #              in for CUDA): checks the kit itself on a machine without a GPU
@@ -20,7 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-bundle="dist/hrda-bundle"; only="info,tests,bench,torch"; selftest=0
+bundle=""; only="info,tests,bench,torch"; selftest=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
@@ -32,6 +33,9 @@ while [[ $# -gt 0 ]]; do
 done
 OUT="${OUT:-/tmp/hrda-gpu-out}"
 mkdir -p "$OUT"
+if [[ -z "$bundle" ]]; then
+  if [[ -f .gpu/hrda-bundle.tgz ]]; then bundle=.gpu/hrda-bundle.tgz; else bundle=dist/hrda-bundle; fi
+fi
 
 main() {
 budget="${GPU_RUN_BUDGET:-560}"
@@ -43,7 +47,12 @@ status=0
 note() { summary+=("$1"); }
 section() { printf '\n==== %s (%d s elapsed, %d s left)\n' "$1" $((SECONDS - start)) "$(left)"; }
 
-bundle="$(cd "$bundle" 2>/dev/null && pwd)" || { echo "gpu_run.sh: no bundle at $bundle (build it with tools/gpu_prepare.sh and carry it)"; exit 1; }
+if [[ -f "$bundle" ]]; then
+  echo "gpu_run.sh: unpacking $bundle to /tmp/hrda-bundle"
+  rm -rf /tmp/hrda-bundle && mkdir -p /tmp/hrda-bundle && tar -C /tmp/hrda-bundle -xzf "$bundle" || { echo "gpu_run.sh: cannot unpack $bundle"; exit 1; }
+  bundle="$(ls -d /tmp/hrda-bundle/*/ | head -1)"
+fi
+bundle="$(cd "$bundle" 2>/dev/null && pwd)" || { echo "gpu_run.sh: no bundle at $bundle (build it with tools/gpu_prepare.sh and carry .gpu)"; exit 1; }
 hrda="$bundle/bin/hrda"
 [[ -x "$hrda" && -x "$bundle/runtime/bin/java" ]] || { echo "gpu_run.sh: $bundle is not a bundle (no bin/hrda or runtime)"; exit 1; }
 export HRDA_CACHE="${HRDA_CACHE:-/tmp/hrda-javacpp-cache}"
@@ -85,7 +94,7 @@ if want tests; then
   section "tests (JUnit, tag gpu)"
   tests_dir="$bundle/tests"
   launcher="$(ls "$tests_dir"/junit-platform-console-standalone-*.jar 2>/dev/null | head -1)"
-  if [[ -z "$launcher" || ! -f "$tests_dir/hrda-java-tests.jar" ]]; then
+  if [[ -z "$launcher" || ! -d "$tests_dir/classes" ]]; then
     echo "tests: the bundle has no tests/ (build it with tools/bundle.sh --tests)"; note "tests: NOT RUN (bundle without tests/)"; status=1
   elif (( $(left) < 30 )); then
     note "tests: NOT RUN (time budget spent)"; status=1
@@ -95,7 +104,7 @@ if want tests; then
     rm -rf "$OUT/junit"
     HRDA_JAVA_OPTS="-Xmx16g $fixtures $sys" HRDA_MAIN=org.junit.platform.console.ConsoleLauncher HRDA_CP="$launcher" \
       timeout $(( $(left) > 330 ? 300 : $(left) - 30 )) "$hrda" execute \
-        --class-path "$tests_dir/hrda-java-tests.jar" --scan-classpath "$tests_dir/hrda-java-tests.jar" \
+        --class-path "$tests_dir/classes" --scan-classpath "$tests_dir/classes" \
         --include-tag gpu --exclude-engine junit-vintage --exclude-engine junit-platform-suite --fail-if-no-tests \
         --details tree --disable-banner --disable-ansi-colors --reports-dir "$OUT/junit"
     rc=$?

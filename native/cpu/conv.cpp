@@ -1,5 +1,6 @@
 // im2col/col2im for GEMM-based convolution, and direct depthwise convolution (CPU reference).
 #include "cpu_common.hpp"
+#include "hrda/detail/op_checks.h"
 #include <vector>
 
 using namespace hrda_cpu;

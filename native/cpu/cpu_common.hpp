@@ -10,9 +10,9 @@
 #define HRDA_XSTR(x) #x
 #define HRDA_STR(x) HRDA_XSTR(x)
 
-// fail() (sets the thread-local message, returns the code), HRDA_CHECK*, HRDA_CONV_CHECKS
+// fail() (sets the thread-local message, returns the code), HRDA_CHECK, HRDA_CHECK_PTR, HRDA_CHECK_SIZE
 #define HRDA_NS hrda_cpu
-#include "../common/checks.h"
+#include "hrda/detail/errors.h"
 
 namespace hrda_cpu {
 

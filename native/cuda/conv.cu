@@ -11,6 +11,7 @@
 //    final pass adds them to dweight/dbias (parameter gradients always accumulate).
 #include "cuda_common.cuh"
 #include "reduce.cuh"
+#include "hrda/detail/op_checks.h"
 
 using namespace hrda_cuda;
 

@@ -8,9 +8,9 @@
 #include <cuda_fp16.h>
 #include <cstdint>
 // fail() (sets the thread-local message read by hrda_cuda_last_error, returns the code),
-// HRDA_CHECK, HRDA_CHECK_PTR, HRDA_CHECK_SIZE, HRDA_CONV_CHECKS: shared with libhrda_cpu
+// HRDA_CHECK, HRDA_CHECK_PTR, HRDA_CHECK_SIZE: shared with libhrda_cpu
 #define HRDA_NS hrda_cuda
-#include "../common/checks.h"
+#include "hrda/detail/errors.h"
 
 namespace hrda_cuda {
 
