@@ -5,16 +5,6 @@
 #include <cstdlib>
 
 namespace hrda_cpu {
-static thread_local char g_error[1024] = "";
-
-int fail(int code, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(g_error, sizeof g_error, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
 float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
   if (exp == 0) {
@@ -50,7 +40,7 @@ uint16_t f32_to_f16(float f) {
 using namespace hrda_cpu;
 
 extern "C" {
-const char* hrda_cpu_last_error(void) { return g_error; }
+const char* hrda_cpu_last_error(void) { return error_message(); }
 const char* hrda_cpu_version(void) { return "hrda_cpu 0.1.0 (C++17, OpenMP " HRDA_STR(_OPENMP) ")"; }
 int hrda_cpu_num_threads(void) { return omp_get_max_threads(); }
 void* hrda_cpu_alloc(size_t bytes) {

@@ -1,22 +1,15 @@
 // im2col/col2im for GEMM-based convolution, and direct depthwise convolution (CPU reference).
 #include "cpu_common.hpp"
+#include "hrda/detail/op_checks.h"
 #include <vector>
 
 using namespace hrda_cpu;
-
-#define CONV_CHECKS(name)                                                                           \
-  HRDA_CHECK(C > 0 && H > 0 && W > 0 && KH > 0 && KW > 0 && Ho > 0 && Wo > 0,                      \
-             name ": sizes must be positive (C %ld, H %ld, W %ld, K %ldx%ld, out %ldx%ld)", C, H, W, KH, KW, Ho, Wo); \
-  HRDA_CHECK(sh > 0 && sw > 0 && dh > 0 && dw > 0 && ph >= 0 && pw >= 0,                           \
-             name ": stride %ldx%ld, dilation %ldx%ld must be positive, padding %ldx%ld non-negative", sh, sw, dh, dw, ph, pw); \
-  HRDA_CHECK(Ho == (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1 && Wo == (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1, \
-             name ": output %ldx%ld does not match input %ldx%ld with this kernel/stride/padding/dilation", Ho, Wo, H, W)
 
 extern "C" {
 
 int hrda_cpu_im2col(int dtype, long C, long H, long W, long KH, long KW, long ph, long pw,
                     long sh, long sw, long dh, long dw, long Ho, long Wo, const void* x, void* col) {
-  CONV_CHECKS("im2col"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
+  HRDA_CONV_CHECKS("im2col"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* in = (const T*)x; T* out = (T*)col;
     _Pragma("omp parallel for collapse(3) schedule(static)")
@@ -37,7 +30,7 @@ int hrda_cpu_im2col(int dtype, long C, long H, long W, long KH, long KW, long ph
 
 int hrda_cpu_col2im(int dtype, long C, long H, long W, long KH, long KW, long ph, long pw,
                     long sh, long sw, long dh, long dw, long Ho, long Wo, const void* col, void* x, int accumulate) {
-  CONV_CHECKS("col2im"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
+  HRDA_CONV_CHECKS("col2im"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* in = (const T*)col; T* out = (T*)x;
     // One channel per thread: the kernel taps of a channel only write that channel.
@@ -64,7 +57,7 @@ int hrda_cpu_col2im(int dtype, long C, long H, long W, long KH, long KW, long ph
 int hrda_cpu_dwconv_forward(int dtype, long N, long C, long H, long W, long KH, long KW,
                             long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                             const void* x, const void* w, const void* bias, void* y) {
-  CONV_CHECKS("dwconv_forward"); HRDA_CHECK(N >= 0, "dwconv_forward: N %ld", N);
+  HRDA_CONV_CHECKS("dwconv_forward"); HRDA_CHECK(N >= 0, "dwconv_forward: N %ld", N);
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(y);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* b = (const T*)bias;
@@ -93,7 +86,7 @@ int hrda_cpu_dwconv_forward(int dtype, long N, long C, long H, long W, long KH, 
 int hrda_cpu_dwconv_backward_data(int dtype, long N, long C, long H, long W, long KH, long KW,
                                   long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                                   const void* dy, const void* w, void* dx, int accumulate) {
-  CONV_CHECKS("dwconv_backward_data"); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(dx);
+  HRDA_CONV_CHECKS("dwconv_backward_data"); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(dx);
   HRDA_DISPATCH_FLOAT(dtype,
     _Pragma("omp parallel for collapse(2) schedule(static)")
     for (long n = 0; n < N; n++)
@@ -120,7 +113,7 @@ int hrda_cpu_dwconv_backward_data(int dtype, long N, long C, long H, long W, lon
 int hrda_cpu_dwconv_backward_weight(int dtype, long N, long C, long H, long W, long KH, long KW,
                                     long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                                     const void* x, const void* dy, void* dweight, void* dbias) {
-  CONV_CHECKS("dwconv_backward_weight"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(dweight);
+  HRDA_CONV_CHECKS("dwconv_backward_weight"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(dweight);
   HRDA_DISPATCH_FLOAT(dtype,
     _Pragma("omp parallel for schedule(static)")
     for (long c = 0; c < C; c++) {

@@ -10,14 +10,11 @@
 #define HRDA_XSTR(x) #x
 #define HRDA_STR(x) HRDA_XSTR(x)
 
+// fail() (sets the thread-local message, returns the code), HRDA_CHECK, HRDA_CHECK_PTR, HRDA_CHECK_SIZE
+#define HRDA_NS hrda_cpu
+#include "hrda/detail/errors.h"
+
 namespace hrda_cpu {
-
-int fail(int code, const char* fmt, ...);  // sets the thread-local message, returns code
-
-#define HRDA_CHECK(cond, ...) \
-  do { if (!(cond)) return ::hrda_cpu::fail(HRDA_ERR_ARGUMENT, __VA_ARGS__); } while (0)
-#define HRDA_CHECK_PTR(p) HRDA_CHECK((p) != nullptr, "%s: argument '%s' is NULL", __func__, #p)
-#define HRDA_CHECK_SIZE(v) HRDA_CHECK((v) >= 0, "%s: size '%s' = %ld is negative", __func__, #v, (long)(v))
 
 // Runs body with T = float or double for the float dtypes the CPU library computes in.
 #define HRDA_DISPATCH_FLOAT(dtype, ...)                                                          \

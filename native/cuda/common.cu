@@ -12,16 +12,6 @@
 #include <cstring>
 
 namespace hrda_cuda {
-static thread_local char g_error[1024] = "";
-
-int fail(int code, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(g_error, sizeof g_error, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
 int cuda_fail(cudaError_t e, const char* op, const char* what) {
   const int code = e == cudaErrorMemoryAllocation ? HRDA_ERR_MEMORY : HRDA_ERR_CUDA;
   cudaGetLastError();  // a failed call also sets the last error: clear it so the next launch check is ours
@@ -94,7 +84,7 @@ using namespace hrda_cuda;
 
 extern "C" {
 
-HRDA_API const char* hrda_cuda_last_error(void) { return g_error; }
+HRDA_API const char* hrda_cuda_last_error(void) { return error_message(); }
 
 HRDA_API const char* hrda_cuda_build_info(void) { return HRDA_CUDA_ARCHS; }
 

@@ -11,6 +11,7 @@
 //    final pass adds them to dweight/dbias (parameter gradients always accumulate).
 #include "cuda_common.cuh"
 #include "reduce.cuh"
+#include "hrda/detail/op_checks.h"
 
 using namespace hrda_cuda;
 
@@ -163,16 +164,9 @@ template <typename T> struct DwWeightFinal {
 
 // The CPU twin's checks, then a bound that keeps the per-tap index arithmetic in 32 bits.
 #define CONV_CHECKS(name)                                                                           \
-  CONV_CHECKS_CPU(name);                                                                            \
+  HRDA_CONV_CHECKS(name);                                                                           \
   HRDA_CHECK(H < (1L << 29) && W < (1L << 29) && ph < (1L << 29) && pw < (1L << 29) &&              \
              KH * dh < (1L << 29) && KW * dw < (1L << 29), name ": image, padding or kernel extent too large")
-#define CONV_CHECKS_CPU(name)                                                                           \
-  HRDA_CHECK(C > 0 && H > 0 && W > 0 && KH > 0 && KW > 0 && Ho > 0 && Wo > 0,                      \
-             name ": sizes must be positive (C %ld, H %ld, W %ld, K %ldx%ld, out %ldx%ld)", C, H, W, KH, KW, Ho, Wo); \
-  HRDA_CHECK(sh > 0 && sw > 0 && dh > 0 && dw > 0 && ph >= 0 && pw >= 0,                           \
-             name ": stride %ldx%ld, dilation %ldx%ld must be positive, padding %ldx%ld non-negative", sh, sw, dh, dw, ph, pw); \
-  HRDA_CHECK(Ho == (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1 && Wo == (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1, \
-             name ": output %ldx%ld does not match input %ldx%ld with this kernel/stride/padding/dilation", Ho, Wo, H, W)
 
 extern "C" {
 

@@ -7,11 +7,13 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cstdint>
+// fail() (sets the thread-local message read by hrda_cuda_last_error, returns the code),
+// HRDA_CHECK, HRDA_CHECK_PTR, HRDA_CHECK_SIZE: shared with libhrda_cpu
+#define HRDA_NS hrda_cuda
+#include "hrda/detail/errors.h"
 
 namespace hrda_cuda {
 
-// Sets the thread-local message (read by hrda_cuda_last_error) and returns code.
-int fail(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 // A failed CUDA runtime call: HRDA_ERR_MEMORY for allocation failures, HRDA_ERR_CUDA otherwise.
 int cuda_fail(cudaError_t e, const char* op, const char* what);
 // Multiprocessor count of the current device (cached per device).
@@ -24,10 +26,6 @@ inline cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 }  // namespace hrda_cuda
 
-#define HRDA_CHECK(cond, ...) \
-  do { if (!(cond)) return ::hrda_cuda::fail(HRDA_ERR_ARGUMENT, __VA_ARGS__); } while (0)
-#define HRDA_CHECK_PTR(p) HRDA_CHECK((p) != nullptr, "%s: argument '%s' is NULL", __func__, #p)
-#define HRDA_CHECK_SIZE(v) HRDA_CHECK((v) >= 0, "%s: size '%s' = %ld is negative", __func__, #v, (long)(v))
 // A CUDA runtime call inside an op.
 #define HRDA_CUDA_TRY(call)                                                             \
   do {                                                                                  \

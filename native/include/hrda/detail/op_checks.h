@@ -1,10 +1,20 @@
-/* Argument checks shared by the CPU twin and the CUDA kernels of the fused ops (internal: not
- * part of the ABI, not read by tools/gen_bindings.py). Each library defines HRDA_CHECK (return
- * HRDA_ERR_ARGUMENT with a message) before including this file; the macros use the entry
+/* Argument checks shared by the CPU twin and the CUDA kernels of an op (internal: not part of
+ * the ABI, not read by tools/gen_bindings.py). HRDA_CHECK (return HRDA_ERR_ARGUMENT with a
+ * message) comes from errors.h, which each library includes first; the macros use the entry
  * points' argument names. */
 #ifndef HRDA_DETAIL_OP_CHECKS_H
 #define HRDA_DETAIL_OP_CHECKS_H
 #include <cmath>
+
+/* conv.h: positive sizes, strides and dilations, non-negative padding, and an output size that
+ * matches the input, kernel, stride, padding and dilation */
+#define HRDA_CONV_CHECKS(name)                                                                      \
+  HRDA_CHECK(C > 0 && H > 0 && W > 0 && KH > 0 && KW > 0 && Ho > 0 && Wo > 0,                      \
+             name ": sizes must be positive (C %ld, H %ld, W %ld, K %ldx%ld, out %ldx%ld)", C, H, W, KH, KW, Ho, Wo); \
+  HRDA_CHECK(sh > 0 && sw > 0 && dh > 0 && dw > 0 && ph >= 0 && pw >= 0,                           \
+             name ": stride %ldx%ld, dilation %ldx%ld must be positive, padding %ldx%ld non-negative", sh, sw, dh, dw, ph, pw); \
+  HRDA_CHECK(Ho == (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1 && Wo == (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1, \
+             name ": output %ldx%ld does not match input %ldx%ld with this kernel/stride/padding/dilation", Ho, Wo, H, W)
 
 /* attention.h */
 #define HRDA_ATTENTION_CHECKS(name)                                                                      \

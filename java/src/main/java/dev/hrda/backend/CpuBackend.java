@@ -257,22 +257,9 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    // ---- convolution: im2col + GEMM per image and group ----
-    private static boolean pointwise(ConvSpec s) {
-        return s.kh() == 1 && s.kw() == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padH() == 0 && s.padW() == 0;
-    }
-
-    private Tensor colBuffer(ConvSpec s, DType d) {
-        int cg = s.c() / s.groups();
-        return Tensor.empty(this, d, cg * s.kh() * s.kw(), s.outH() * s.outW());
-    }
-
-    private void im2col(ConvSpec s, Tensor x, long xOff, Tensor col) {
-        int cg = s.c() / s.groups();
-        check(hrda_cpu_im2col(dt(x), cg, s.h(), s.w(), s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW(),
-                              s.dilH(), s.dilW(), s.outH(), s.outW(), x.address() + xOff * x.dtype().bytes, col.address()),
-              "im2col");
-    }
+    // ---- convolution: im2col + GEMM per image and group (Im2colConv; depthwise: direct kernels) ----
+    private final Im2colConv im2colConv = new Im2colConv(this, CpuKernels::hrda_cpu_im2col, CpuKernels::hrda_cpu_col2im,
+                                                         CpuBackend::check);
 
     @Override
     public void conv2d(ConvSpec s, Tensor x, Tensor w, Tensor bias, Tensor y) {
@@ -282,25 +269,8 @@ public final class CpuBackend implements Backend {
                                           addr(x), addr(w), addr(bias), addr(y)), "dwconv_forward");
             return;
         }
-        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
-        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
-        try (Tensor col = pointwise(s) ? null : colBuffer(s, x.dtype())) {
-            for (int n = 0; n < s.n(); n++) {
-                for (int gi = 0; gi < g; gi++) {
-                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
-                    Tensor bMat = x;
-                    long bOff = xOff;
-                    if (col != null) {
-                        im2col(s, x, xOff, col);
-                        bMat = col;
-                        bOff = 0;
-                    }
-                    gemm(false, false, 1, kg, hw, ckk, 1.0, w, (long) gi * kg * ckk, 0, bMat, bOff, 0,
-                         0.0, y, n * outImg + (long) gi * kg * hw, 0);
-                }
-            }
-        }
-        if (bias != null) addBias(y, bias, s.n(), s.k(), hw);
+        im2colConv.forward(s, x, w, y);
+        if (bias != null) addBias(y, bias, s.n(), s.k(), (long) s.outH() * s.outW());
     }
 
     @Override
@@ -311,25 +281,7 @@ public final class CpuBackend implements Backend {
                                                 addr(dy), addr(w), addr(dx), acc(acc)), "dwconv_backward_data");
             return;
         }
-        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
-        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
-        try (Tensor col = pointwise(s) ? null : colBuffer(s, dy.dtype())) {
-            for (int n = 0; n < s.n(); n++) {
-                for (int gi = 0; gi < g; gi++) {
-                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
-                    if (col == null) {  // 1x1: dx_g (+)= W_g^T dy_g directly
-                        gemm(true, false, 1, ckk, hw, kg, 1.0, w, (long) gi * kg * ckk, 0, dy, n * outImg + (long) gi * kg * hw, 0,
-                             acc ? 1.0 : 0.0, dx, xOff, 0);
-                    } else {
-                        gemm(true, false, 1, ckk, hw, kg, 1.0, w, (long) gi * kg * ckk, 0, dy, n * outImg + (long) gi * kg * hw, 0,
-                             0.0, col, 0, 0);
-                        check(hrda_cpu_col2im(dt(dy), cg, s.h(), s.w(), s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(),
-                                              s.strideW(), s.dilH(), s.dilW(), s.outH(), s.outW(), col.address(),
-                                              dx.address() + xOff * dx.dtype().bytes, acc(acc)), "col2im");
-                    }
-                }
-            }
-        }
+        im2colConv.backwardData(s, dy, w, dx, acc);
     }
 
     @Override
@@ -340,26 +292,8 @@ public final class CpuBackend implements Backend {
                                                   addr(x), addr(dy), addr(dw), addr(dbias)), "dwconv_backward_weight");
             return;
         }
-        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
-        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
-        try (Tensor col = pointwise(s) ? null : colBuffer(s, x.dtype())) {
-            for (int n = 0; n < s.n(); n++) {
-                for (int gi = 0; gi < g; gi++) {
-                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
-                    Tensor bMat = x;
-                    long bOff = xOff;
-                    if (col != null) {
-                        im2col(s, x, xOff, col);
-                        bMat = col;
-                        bOff = 0;
-                    }
-                    // dW_g [kg, ckk] += dy_g [kg, hw] * col^T [hw, ckk]
-                    gemm(false, true, 1, kg, ckk, hw, 1.0, dy, n * outImg + (long) gi * kg * hw, 0, bMat, bOff, 0,
-                         1.0, dw, (long) gi * kg * ckk, 0);
-                }
-            }
-        }
-        if (dbias != null) channelSum(dy, dbias, s.n(), s.k(), hw, true);
+        im2colConv.backwardWeight(s, x, dy, dw);
+        if (dbias != null) channelSum(dy, dbias, s.n(), s.k(), (long) s.outH() * s.outW(), true);
     }
 
     // ---- optimizer ----
@@ -368,27 +302,16 @@ public final class CpuBackend implements Backend {
                       float[] lr, float[] wd, float beta1, float beta2, float eps, long step) {
         int n = params.size();
         if (n == 0) return;
-        check(hrda_cpu_adamw_step(dt(params.get(0)), n, addresses(params), addresses(grads), addresses(m), addresses(v),
-                                  sizes(params), lr, wd, beta1, beta2, eps, step), "adamw_step");
+        check(hrda_cpu_adamw_step(dt(params.get(0)), n, TensorLists.addresses(params), TensorLists.addresses(grads),
+                                  TensorLists.addresses(m), TensorLists.addresses(v), TensorLists.sizes(params),
+                                  lr, wd, beta1, beta2, eps, step), "adamw_step");
     }
 
     @Override
     public void ema(List<Tensor> ema, List<Tensor> params, float alpha) {
         if (params.isEmpty()) return;
-        check(hrda_cpu_ema_update(dt(params.get(0)), params.size(), addresses(ema), addresses(params), sizes(params), alpha),
-              "ema_update");
-    }
-
-    static long[] addresses(List<Tensor> ts) {
-        long[] a = new long[ts.size()];
-        for (int i = 0; i < a.length; i++) a[i] = ts.get(i).address();
-        return a;
-    }
-
-    static long[] sizes(List<Tensor> ts) {
-        long[] a = new long[ts.size()];
-        for (int i = 0; i < a.length; i++) a[i] = ts.get(i).numel();
-        return a;
+        check(hrda_cpu_ema_update(dt(params.get(0)), params.size(), TensorLists.addresses(ema), TensorLists.addresses(params),
+                                  TensorLists.sizes(params), alpha), "ema_update");
     }
 
     @Override public void close() {}

@@ -726,7 +726,7 @@ public final class CudaBackend implements Backend {
                                            addr(x), addr(w), addr(bias), addr(y), s()), "dwconv_forward");
             return;
         }
-        if (!runCudnn(s, x.dtype(), FWD, x, w, y, false)) gemmConvForward(s, x, w, y);
+        if (!runCudnn(s, x.dtype(), FWD, x, w, y, false)) gemmConv.forward(s, x, w, y);
         if (bias != null) addBias(y, bias, s.n(), s.k(), (long) s.outH() * s.outW());
     }
 
@@ -739,7 +739,7 @@ public final class CudaBackend implements Backend {
                                                  addr(dy), addr(w), addr(dx), acc(acc), s()), "dwconv_backward_data");
             return;
         }
-        if (!runCudnn(s, dy.dtype(), BWD_DATA, dy, w, dx, acc)) gemmConvBackwardData(s, dy, w, dx, acc);
+        if (!runCudnn(s, dy.dtype(), BWD_DATA, dy, w, dx, acc)) gemmConv.backwardData(s, dy, w, dx, acc);
     }
 
     @Override
@@ -751,96 +751,17 @@ public final class CudaBackend implements Backend {
                                                    addr(x), addr(dy), addr(dw), addr(dbias), s()), "dwconv_backward_weight");
             return;
         }
-        if (!runCudnn(s, x.dtype(), BWD_FILTER, x, dy, dw, true)) gemmConvBackwardWeight(s, x, dy, dw);
+        if (!runCudnn(s, x.dtype(), BWD_FILTER, x, dy, dw, true)) gemmConv.backwardWeight(s, x, dy, dw);
         if (dbias != null) channelSum(dy, dbias, s.n(), s.k(), (long) s.outH() * s.outW(), true);
     }
 
-    // ---- convolution as im2col + cuBLAS (fallback; same algorithm as CpuBackend) ----
-    private static boolean pointwise(ConvSpec s) {
-        return s.kh() == 1 && s.kw() == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padH() == 0 && s.padW() == 0;
-    }
-
-    private Tensor colBuffer(ConvSpec s, DType d) {
-        int cg = s.c() / s.groups();
-        return Tensor.empty(this, d, cg * s.kh() * s.kw(), s.outH() * s.outW());
-    }
-
-    private void im2col(ConvSpec s, Tensor x, long xOff, Tensor col) {
-        int cg = s.c() / s.groups();
-        check(hrda_cuda_im2col(dt(x), cg, s.h(), s.w(), s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW(),
-                               s.dilH(), s.dilW(), s.outH(), s.outW(), addr(x) + xOff * x.dtype().bytes, col.address(), s()),
-              "im2col");
-    }
-
-    private void gemmConvForward(ConvSpec s, Tensor x, Tensor w, Tensor y) {
-        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
-        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
-        if (pointwise(s)) {  // one batched GEMM per group over the images
-            for (int gi = 0; gi < g; gi++) {
-                gemm(false, false, s.n(), kg, hw, ckk, 1.0, w, (long) gi * kg * ckk, 0,
-                     x, (long) gi * cg * s.h() * s.w(), inImg, 0.0, y, (long) gi * kg * hw, outImg);
-            }
-            return;
-        }
-        try (Tensor col = colBuffer(s, x.dtype())) {
-            for (int n = 0; n < s.n(); n++) {
-                for (int gi = 0; gi < g; gi++) {
-                    im2col(s, x, n * inImg + (long) gi * cg * s.h() * s.w(), col);
-                    gemm(false, false, 1, kg, hw, ckk, 1.0, w, (long) gi * kg * ckk, 0, col, 0, 0,
-                         0.0, y, n * outImg + (long) gi * kg * hw, 0);
-                }
-            }
-        }
-    }
-
-    private void gemmConvBackwardData(ConvSpec s, Tensor dy, Tensor w, Tensor dx, boolean acc) {
-        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
-        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
-        if (pointwise(s)) {  // dx_g (+)= W_g^T dy_g directly
-            for (int gi = 0; gi < g; gi++) {
-                gemm(true, false, s.n(), ckk, hw, kg, 1.0, w, (long) gi * kg * ckk, 0, dy, (long) gi * kg * hw, outImg,
-                     acc ? 1.0 : 0.0, dx, (long) gi * cg * s.h() * s.w(), inImg);
-            }
-            return;
-        }
-        try (Tensor col = colBuffer(s, dy.dtype())) {
-            for (int n = 0; n < s.n(); n++) {
-                for (int gi = 0; gi < g; gi++) {
-                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
-                    gemm(true, false, 1, ckk, hw, kg, 1.0, w, (long) gi * kg * ckk, 0, dy, n * outImg + (long) gi * kg * hw, 0,
-                         0.0, col, 0, 0);
-                    check(hrda_cuda_col2im(dt(dy), cg, s.h(), s.w(), s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(),
-                                           s.strideW(), s.dilH(), s.dilW(), s.outH(), s.outW(), col.address(),
-                                           addr(dx) + xOff * dx.dtype().bytes, acc(acc), s()), "col2im");
-                }
-            }
-        }
-    }
-
-    private void gemmConvBackwardWeight(ConvSpec s, Tensor x, Tensor dy, Tensor dw) {
-        int g = s.groups(), cg = s.c() / g, kg = s.k() / g, hw = s.outH() * s.outW(), ckk = cg * s.kh() * s.kw();
-        long inImg = (long) s.c() * s.h() * s.w(), outImg = (long) s.k() * hw;
-        Tensor col = pointwise(s) ? null : colBuffer(s, x.dtype());
-        try {
-            for (int n = 0; n < s.n(); n++) {
-                for (int gi = 0; gi < g; gi++) {
-                    long xOff = n * inImg + (long) gi * cg * s.h() * s.w();
-                    Tensor bMat = x;
-                    long bOff = xOff;
-                    if (col != null) {
-                        im2col(s, x, xOff, col);
-                        bMat = col;
-                        bOff = 0;
-                    }
-                    // dW_g [kg, ckk] += dy_g [kg, hw] * col^T [hw, ckk]
-                    gemm(false, true, 1, kg, ckk, hw, 1.0, dy, n * outImg + (long) gi * kg * hw, 0, bMat, bOff, 0,
-                         1.0, dw, (long) gi * kg * ckk, 0);
-                }
-            }
-        } finally {
-            if (col != null) col.close();
-        }
-    }
+    // ---- convolution as im2col + cuBLAS (fallback; CpuBackend's routine, Im2colConv) ----
+    private final Im2colConv gemmConv = new Im2colConv(this,
+        (d, c, h, w, kh, kw, ph, pw, sh, sw, dh, dw, ho, wo, x, col) ->
+            hrda_cuda_im2col(d, c, h, w, kh, kw, ph, pw, sh, sw, dh, dw, ho, wo, x, col, s()),
+        (d, c, h, w, kh, kw, ph, pw, sh, sw, dh, dw, ho, wo, col, x, acc) ->
+            hrda_cuda_col2im(d, c, h, w, kh, kw, ph, pw, sh, sw, dh, dw, ho, wo, col, x, acc, s()),
+        CudaBackend::check);
 
     // ---- optimizer ----
     @Override
@@ -852,22 +773,17 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("adamw: list sizes differ (" + n + " params, " + grads.size() + " grads, "
                                                + m.size() + "/" + v.size() + " moments, " + lr.length + " lr, " + wd.length + " wd)");
         }
-        check(hrda_cuda_adamw_step(dt(params.get(0)), n, addresses(params), addresses(grads), addresses(m), addresses(v),
-                                   CpuBackend.sizes(params), lr, wd, beta1, beta2, eps, step, s()), "adamw_step");
+        check(hrda_cuda_adamw_step(dt(params.get(0)), n, TensorLists.addresses(params), TensorLists.addresses(grads),
+                                   TensorLists.addresses(m), TensorLists.addresses(v), TensorLists.sizes(params),
+                                   lr, wd, beta1, beta2, eps, step, s()), "adamw_step");
     }
 
     @Override
     public void ema(List<Tensor> ema, List<Tensor> params, float alpha) {
         if (params.isEmpty()) return;
         if (ema.size() != params.size()) throw new IllegalArgumentException("ema: " + ema.size() + " ema tensors for " + params.size() + " params");
-        check(hrda_cuda_ema_update(dt(params.get(0)), params.size(), addresses(ema), addresses(params), CpuBackend.sizes(params),
-                                   alpha, s()), "ema_update");
-    }
-
-    private static long[] addresses(List<Tensor> ts) {
-        long[] a = new long[ts.size()];
-        for (int i = 0; i < a.length; i++) a[i] = addr(ts.get(i));
-        return a;
+        check(hrda_cuda_ema_update(dt(params.get(0)), params.size(), TensorLists.addresses(ema), TensorLists.addresses(params),
+                                   TensorLists.sizes(params), alpha, s()), "ema_update");
     }
 
     // ---- lifetime ----

@@ -7,6 +7,8 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
+import java.util.function.Function;
+
 /**
  * Host memory for a batch: page-locked (pinned, cudaHostAlloc) when asked for and CUDA is
  * usable, so that uploads run at full speed; plain malloc otherwise. Freed by close().
@@ -69,42 +71,41 @@ public final class HostBuffer implements AutoCloseable {
         }
     }
 
+    /** A typed pointer over elements [offsetElems, offsetElems + n) of elemBytes bytes each, bounds-checked. */
+    private <P extends Pointer> P view(long offsetElems, int n, int elemBytes, Function<Pointer, P> typed) {
+        long off = offsetElems * elemBytes, len = (long) n * elemBytes;
+        check(off, len);
+        P p = typed.apply(new Raw(address() + off, len));
+        p.capacity(n).limit(n);
+        return p;
+    }
+
     public void putFloats(long offsetElems, float[] src) {
-        check(offsetElems * 4, src.length * 4L);
-        try (FloatPointer p = new FloatPointer(new Raw(address() + offsetElems * 4, src.length * 4L))) {
-            p.capacity(src.length).limit(src.length);
+        try (FloatPointer p = view(offsetElems, src.length, 4, FloatPointer::new)) {
             p.put(src, 0, src.length);
         }
     }
 
     public void getFloats(long offsetElems, float[] dst) {
-        check(offsetElems * 4, dst.length * 4L);
-        try (FloatPointer p = new FloatPointer(new Raw(address() + offsetElems * 4, dst.length * 4L))) {
-            p.capacity(dst.length).limit(dst.length);
+        try (FloatPointer p = view(offsetElems, dst.length, 4, FloatPointer::new)) {
             p.get(dst, 0, dst.length);
         }
     }
 
     public void putInts(long offsetElems, int[] src) {
-        check(offsetElems * 4, src.length * 4L);
-        try (IntPointer p = new IntPointer(new Raw(address() + offsetElems * 4, src.length * 4L))) {
-            p.capacity(src.length).limit(src.length);
+        try (IntPointer p = view(offsetElems, src.length, 4, IntPointer::new)) {
             p.put(src, 0, src.length);
         }
     }
 
     public void getInts(long offsetElems, int[] dst) {
-        check(offsetElems * 4, dst.length * 4L);
-        try (IntPointer p = new IntPointer(new Raw(address() + offsetElems * 4, dst.length * 4L))) {
-            p.capacity(dst.length).limit(dst.length);
+        try (IntPointer p = view(offsetElems, dst.length, 4, IntPointer::new)) {
             p.get(dst, 0, dst.length);
         }
     }
 
     public void putBytes(long offset, byte[] src) {
-        check(offset, src.length);
-        try (BytePointer p = new BytePointer(new Raw(address() + offset, src.length))) {
-            p.capacity(src.length).limit(src.length);
+        try (BytePointer p = view(offset, src.length, 1, BytePointer::new)) {
             p.put(src, 0, src.length);
         }
     }

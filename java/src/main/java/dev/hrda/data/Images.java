@@ -4,9 +4,6 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.opencv.opencv_core.Mat;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
-import java.awt.image.IndexColorModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -25,8 +22,9 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 /**
  * Reading and writing images and label maps. Every failure is a {@link DataException} naming
  * the file. OpenCV returns an empty Mat instead of failing (missing, truncated or corrupt
- * files), and expands palette PNGs to colour, so palette labels (Mapillary) are read through
- * javax.imageio to get the palette indices, as PIL does.
+ * files), and expands palette PNGs to colour, so palette labels (Mapillary) are read with our
+ * own {@link Png} codec to get the palette indices, as PIL does (not javax.imageio: java.desktop
+ * would add ~15 MiB to the bundled runtime).
  *
  * Mats returned here are owned by the caller (close them, or use a PointerScope).
  */
@@ -192,19 +190,9 @@ public final class Images {
     }
 
     private static LabelIds readPaletteIndices(Path p) {
-        BufferedImage img;
-        try {
-            img = ImageIO.read(p.toFile());
-        } catch (IOException | RuntimeException e) {
-            throw new DataException(p, "cannot decode palette label (" + e.getMessage() + ")", e);
-        }
-        if (img == null) throw new DataException(p, "cannot decode palette label");
-        if (!(img.getColorModel() instanceof IndexColorModel)) {
-            throw new DataException(p, "expected a palette image");
-        }
-        int w = img.getWidth(), h = img.getHeight();
-        int[] idx = img.getRaster().getSamples(0, 0, w, h, 0, new int[w * h]);
-        return new LabelIds(w, h, idx);
+        Png.Image img = Png.read(p);
+        if (img.colorType() != Png.PALETTE) throw new DataException(p, "expected a palette image");
+        return new LabelIds(img.width(), img.height(), img.samples());
     }
 
     /** Bytes of a Mat (row-major, channels interleaved). */

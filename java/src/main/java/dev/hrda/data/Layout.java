@@ -176,55 +176,71 @@ public abstract class Layout {
         }
     }
 
-    // ------------------------------------------------------------------ Cityscapes
+    // ------------------------------------------------------------------ Cityscapes, ACDC, Dark Zurich
 
-    /** leftImg8bit/split/city/X_leftImg8bit.png, gtFine/split/city/X_gtFine_labelIds.png (-> _labelTrainIds.png). */
-    static final class Cityscapes extends Layout {
-        static final String IMG = "_leftImg8bit.png", RAW = "_gtFine_labelIds.png", TRAIN = "_gtFine_labelTrainIds.png";
+    /**
+     * Images and labels in two parallel trees: imgDir/REL/X{img} has its labels at
+     * lblDir/REL/X{raw} (raw ids, converted to) and lblDir/REL/X{train} (train ids).
+     */
+    abstract static class ParallelTrees extends Layout {
+        final String imgDir, lblDir, img, raw, train;
+
+        ParallelTrees(String imgDir, String lblDir, String img, String raw, String train) {
+            this.imgDir = imgDir;
+            this.lblDir = lblDir;
+            this.img = img;
+            this.raw = raw;
+            this.train = train;
+        }
 
         @Override public LabelMap rawMap() { return LabelMaps.CITYSCAPES; }
-        @Override public List<String> requiredDirs() { return List.of("leftImg8bit"); }
-        @Override public List<String> splits(Path root) { return subdirs(root.resolve("leftImg8bit")); }
+        @Override public List<String> requiredDirs() { return List.of(imgDir); }
         @Override public String statsSplit() { return "train"; }
 
         @Override
         public List<Path> images(Path root, String split) {
-            Path base = root.resolve("leftImg8bit");
-            return walk(base, n -> n.endsWith(IMG)).stream().filter(p -> inSplit(base.relativize(p), split)).toList();
+            Path base = root.resolve(imgDir);
+            return walk(base, n -> n.endsWith(img)).stream().filter(p -> inSplit(base.relativize(p), split)).toList();
         }
 
         Path labelWithSuffix(Path root, Path image, String suffix) {
-            Path r = root.resolve("leftImg8bit").relativize(image);
-            String n = r.getFileName().toString();
-            return root.resolve("gtFine").resolve(r).resolveSibling(stem(n, IMG) + suffix);
+            Path r = root.resolve(imgDir).relativize(image);
+            return root.resolve(lblDir).resolve(r).resolveSibling(stem(r.getFileName().toString(), img) + suffix);
         }
 
-        @Override public Path trainIdLabel(Path root, Path image) { return labelWithSuffix(root, image, TRAIN); }
-        @Override public Path rawLabel(Path root, Path image) { return labelWithSuffix(root, image, RAW); }
-        @Override public List<Path> rawLabels(Path root) { return walk(root.resolve("gtFine"), n -> n.endsWith(RAW)); }
+        @Override public Path trainIdLabel(Path root, Path image) { return labelWithSuffix(root, image, train); }
+        @Override public Path rawLabel(Path root, Path image) { return labelWithSuffix(root, image, raw); }
+        @Override public List<Path> rawLabels(Path root) { return walk(root.resolve(lblDir), n -> n.endsWith(raw)); }
 
         @Override
-        public Path trainIdFor(Path raw) {
-            return raw.resolveSibling(stem(raw.getFileName().toString(), RAW) + TRAIN);
+        public Path trainIdFor(Path rawLabel) {
+            return rawLabel.resolveSibling(stem(rawLabel.getFileName().toString(), raw) + train);
         }
 
         @Override
         public List<Path> labelFiles(Path root, String split) {
-            Path base = root.resolve("gtFine");
-            return walk(base, n -> n.endsWith(TRAIN) || n.endsWith(RAW)).stream()
+            Path base = root.resolve(lblDir);
+            return walk(base, n -> n.endsWith(train) || n.endsWith(raw)).stream()
                     .filter(p -> inSplit(base.relativize(p), split)).toList();
         }
 
         @Override
         public Path imageFor(Path root, Path label) {
-            Path r = root.resolve("gtFine").relativize(label);
+            Path r = root.resolve(lblDir).relativize(label);
             String n = r.getFileName().toString();
-            String s = n.endsWith(TRAIN) ? stem(n, TRAIN) : stem(n, RAW);
-            return root.resolve("leftImg8bit").resolve(r).resolveSibling(s + IMG);
+            String s = n.endsWith(train) ? stem(n, train) : stem(n, raw);
+            return root.resolve(imgDir).resolve(r).resolveSibling(s + img);
         }
     }
 
-    // ------------------------------------------------------------------ ACDC, Dark Zurich
+    /** leftImg8bit/split/city/X_leftImg8bit.png, gtFine/split/city/X_gtFine_labelIds.png (-> _labelTrainIds.png). */
+    static final class Cityscapes extends ParallelTrees {
+        Cityscapes() {
+            super("leftImg8bit", "gtFine", "_leftImg8bit.png", "_gtFine_labelIds.png", "_gtFine_labelTrainIds.png");
+        }
+
+        @Override public List<String> splits(Path root) { return subdirs(root.resolve(imgDir)); }
+    }
 
     /**
      * rgb_anon/.../X_rgb_anon.png with gt/.../X_gt_labelTrainIds.png at the same relative place:
@@ -232,60 +248,25 @@ public abstract class Layout {
      * README), Dark Zurich's rgb_anon/split/cond/seq/. Labels are train ids; *_gt_labelIds.png
      * is converted only where the train-id file is missing.
      */
-    static final class RgbAnon extends Layout {
-        static final String IMG = "_rgb_anon.png", RAW = "_gt_labelIds.png", TRAIN = "_gt_labelTrainIds.png";
+    static final class RgbAnon extends ParallelTrees {
         static final List<String> SPLITS = List.of("train", "val", "test");
 
-        @Override public LabelMap rawMap() { return LabelMaps.CITYSCAPES; }
+        RgbAnon() {
+            super("rgb_anon", "gt", "_rgb_anon.png", "_gt_labelIds.png", "_gt_labelTrainIds.png");
+        }
+
         @Override public boolean shipsTrainIds() { return true; }
-        @Override public List<String> requiredDirs() { return List.of("rgb_anon"); }
-        @Override public String statsSplit() { return "train"; }
 
         @Override
         public List<String> splits(Path root) {
-            Path base = root.resolve("rgb_anon");
+            Path base = root.resolve(imgDir);
             Set<String> found = new TreeSet<>();
-            for (Path p : walk(base, n -> n.endsWith(IMG))) {
+            for (Path p : walk(base, n -> n.endsWith(img))) {
                 Path parent = base.relativize(p).getParent();
                 if (parent == null) continue;
                 for (Path c : parent) if (SPLITS.contains(c.toString())) found.add(c.toString());
             }
             return new ArrayList<>(found);
-        }
-
-        @Override
-        public List<Path> images(Path root, String split) {
-            Path base = root.resolve("rgb_anon");
-            return walk(base, n -> n.endsWith(IMG)).stream().filter(p -> inSplit(base.relativize(p), split)).toList();
-        }
-
-        Path labelWithSuffix(Path root, Path image, String suffix) {
-            Path r = root.resolve("rgb_anon").relativize(image);
-            return root.resolve("gt").resolve(r).resolveSibling(stem(r.getFileName().toString(), IMG) + suffix);
-        }
-
-        @Override public Path trainIdLabel(Path root, Path image) { return labelWithSuffix(root, image, TRAIN); }
-        @Override public Path rawLabel(Path root, Path image) { return labelWithSuffix(root, image, RAW); }
-        @Override public List<Path> rawLabels(Path root) { return walk(root.resolve("gt"), n -> n.endsWith(RAW)); }
-
-        @Override
-        public Path trainIdFor(Path raw) {
-            return raw.resolveSibling(stem(raw.getFileName().toString(), RAW) + TRAIN);
-        }
-
-        @Override
-        public List<Path> labelFiles(Path root, String split) {
-            Path base = root.resolve("gt");
-            return walk(base, n -> n.endsWith(TRAIN) || n.endsWith(RAW)).stream()
-                    .filter(p -> inSplit(base.relativize(p), split)).toList();
-        }
-
-        @Override
-        public Path imageFor(Path root, Path label) {
-            Path r = root.resolve("gt").relativize(label);
-            String n = r.getFileName().toString();
-            String s = n.endsWith(TRAIN) ? stem(n, TRAIN) : stem(n, RAW);
-            return root.resolve("rgb_anon").resolve(r).resolveSibling(s + IMG);
         }
     }
 

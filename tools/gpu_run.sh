@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# GPU run kit: run on the device machine, from the repository root, with the bundle carried
+# (tools/gpu_prepare.sh builds it here and prints the `run` call). No Java or Maven needed there.
+#   tools/gpu_run.sh [BUNDLE] [--only STEPS] [--selftest]
+#     BUNDLE   the bundle built by `tools/bundle.sh --tests`: a folder, or a .tgz of it (unpacked
+#              to /tmp/hrda-bundle); default .gpu/hrda-bundle.tgz if present, else dist/hrda-bundle
+#     --only   comma-separated subset of: info,tests,bench,torch (default all, in that order)
+#     --selftest  runs the gpu-tagged tests with -Dhrda.parity.selftest=true (a CpuBackend stands
+#              in for CUDA): checks the kit itself on a machine without a GPU
+# Steps:
+#   info   nvidia-smi, where cuBLAS/cuDNN are found, `hrda info --device cuda`
+#   tests  the JUnit tests tagged "gpu" (CudaParityTest, ...) with the bundled java and the bundle's
+#          CUDA library: $OUT/junit/TEST-junit-jupiter.xml; without a usable GPU they skip with the reason
+#   bench  JMH KernelBench -p device=cuda -p dtype=f32,bf16, short iterations: $OUT/jmh-kernels.json
+#   torch  .gpu/torch_reference.py (a git-ignored copy of ../shared/bench/torch_reference.py), if
+#          present: attention, mit f32/bf16, hrda bf16: $OUT/torch_reference.txt
+# Everything printed also goes to $OUT/gpu_run.log. OUT defaults to /tmp/hrda-gpu-out when unset.
+# Time: the steps share GPU_RUN_BUDGET seconds (default 560, inside a 600 s `run` call); each is
+# cut off (timeout) when the budget runs out, and the steps after it are skipped with that reason.
+# Exit status: 0 when every step that ran passed (skips are fine), 1 otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+bundle=""; only="info,tests,bench,torch"; selftest=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --only) only="$2"; shift 2 ;;
+    --selftest) selftest=1; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ {print; next} NR > 1 {exit}' "$0"; exit 0 ;;
+    -*) echo "gpu_run.sh: unknown option $1" >&2; exit 2 ;;
+    *) bundle="$1"; shift ;;
+  esac
+done
+OUT="${OUT:-/tmp/hrda-gpu-out}"
+mkdir -p "$OUT"
+if [[ -z "$bundle" ]]; then
+  if [[ -f .gpu/hrda-bundle.tgz ]]; then bundle=.gpu/hrda-bundle.tgz; else bundle=dist/hrda-bundle; fi
+fi
+
+main() {
+budget="${GPU_RUN_BUDGET:-560}"
+start=$SECONDS
+left() { echo $(( budget - (SECONDS - start) )); }
+want() { [[ ",$only," == *",$1,"* ]]; }
+declare -a summary=()
+status=0
+note() { summary+=("$1"); }
+section() { printf '\n==== %s (%d s elapsed, %d s left)\n' "$1" $((SECONDS - start)) "$(left)"; }
+
+if [[ -f "$bundle" ]]; then
+  echo "gpu_run.sh: unpacking $bundle to /tmp/hrda-bundle"
+  rm -rf /tmp/hrda-bundle && mkdir -p /tmp/hrda-bundle && tar -C /tmp/hrda-bundle -xzf "$bundle" || { echo "gpu_run.sh: cannot unpack $bundle"; exit 1; }
+  bundle="$(ls -d /tmp/hrda-bundle/*/ | head -1)"
+fi
+bundle="$(cd "$bundle" 2>/dev/null && pwd)" || { echo "gpu_run.sh: no bundle at $bundle (build it with tools/gpu_prepare.sh and carry .gpu)"; exit 1; }
+hrda="$bundle/bin/hrda"
+[[ -x "$hrda" && -x "$bundle/runtime/bin/java" ]] || { echo "gpu_run.sh: $bundle is not a bundle (no bin/hrda or runtime)"; exit 1; }
+export HRDA_CACHE="${HRDA_CACHE:-/tmp/hrda-javacpp-cache}"
+echo "gpu_run.sh: bundle $bundle, OUT $OUT, budget ${budget}s, steps $only$([[ $selftest == 1 ]] && echo ', selftest')"
+echo "host $(hostname) $(uname -srm), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+# ---- is there a GPU?
+gpu=0; why=""
+if ! command -v nvidia-smi >/dev/null; then
+  why="no nvidia-smi on this machine (no NVIDIA driver installed)"
+elif ! smi="$(nvidia-smi -L 2>&1)"; then
+  why="nvidia-smi failed: $(echo "$smi" | head -1)"
+elif ! grep -q '^GPU ' <<<"$smi"; then
+  why="nvidia-smi lists no GPU"
+else
+  gpu=1
+fi
+[[ $gpu == 1 ]] || echo "gpu_run.sh: NO GPU: $why; the gpu tests skip, bench and torch are not run"
+
+if want info; then
+  section "info"
+  if [[ $gpu == 1 ]]; then nvidia-smi; else echo "nvidia-smi: $why"; fi
+  echo "-- CUDA libraries seen (ldconfig, pip nvidia wheels):"
+  ldconfig -p 2>/dev/null | grep -E 'libcudart\.so|libcublas\.so|libcudnn\.so|libcuda\.so' | sed 's/^/  /' | head -12
+  if command -v python3 >/dev/null; then
+    python3 - <<'PY' 2>/dev/null | sed 's/^/  /'
+import site, glob
+for p in site.getsitepackages():
+    for f in sorted(glob.glob(p + "/nvidia/*/lib/lib*.so*")):
+        if any(k in f for k in ("cublas", "cudnn.so", "cudart")): print(f)
+PY
+  fi
+  echo "-- hrda info --device cuda"
+  if timeout $(( $(left) > 60 ? 60 : $(left) )) "$hrda" info --device cuda; then note "info: CUDA usable"
+  else note "info: CUDA not usable (see hrda info above)"; fi
+fi
+
+if want tests; then
+  section "tests (JUnit, tag gpu)"
+  tests_dir="$bundle/tests"
+  launcher="$(ls "$tests_dir"/junit-platform-console-standalone-*.jar 2>/dev/null | head -1)"
+  if [[ -z "$launcher" || ! -d "$tests_dir/classes" ]]; then
+    echo "tests: the bundle has no tests/ (build it with tools/bundle.sh --tests)"; note "tests: NOT RUN (bundle without tests/)"; status=1
+  elif (( $(left) < 30 )); then
+    note "tests: NOT RUN (time budget spent)"; status=1
+  else
+    fixtures=""; for f in ../shared/fixtures shared/fixtures; do [[ -d "$f/cityscapes" ]] && fixtures="-Dhrda.fixtures=$(cd "$f" && pwd)" && break; done
+    sys="-Dhrda.parity.selftest=$([[ $selftest == 1 ]] && echo true || echo false)"
+    rm -rf "$OUT/junit"
+    HRDA_JAVA_OPTS="-Xmx16g $fixtures $sys" HRDA_MAIN=org.junit.platform.console.ConsoleLauncher HRDA_CP="$launcher" \
+      timeout $(( $(left) > 330 ? 300 : $(left) - 30 )) "$hrda" execute \
+        --class-path "$tests_dir/classes" --scan-classpath "$tests_dir/classes" \
+        --include-tag gpu --exclude-engine junit-vintage --exclude-engine junit-platform-suite --fail-if-no-tests \
+        --details tree --disable-banner --disable-ansi-colors --reports-dir "$OUT/junit"
+    rc=$?
+    if [[ -f "$OUT/junit/TEST-junit-jupiter.xml" ]]; then
+      counts="$(sed -n 's/.*<testsuite[^>]* tests="\([0-9]*\)" skipped="\([0-9]*\)" failures="\([0-9]*\)" errors="\([0-9]*\)".*/\1 run, \2 skipped, \3 failed, \4 errors/p' "$OUT/junit/TEST-junit-jupiter.xml" | head -1)"
+    fi
+    if [[ $rc == 0 ]]; then note "tests: passed (${counts:-no report}$([[ $gpu == 0 && $selftest == 0 ]] && echo '; skipped: no GPU'))"
+    elif [[ $rc == 124 ]]; then note "tests: TIMED OUT (${counts:-no report})"; status=1
+    else note "tests: FAILED rc=$rc (${counts:-no report})"; status=1; fi
+  fi
+fi
+
+if want bench; then
+  section "bench (JMH KernelBench, device=cuda, f32 and bf16)"
+  if [[ $gpu == 0 ]]; then
+    echo "bench: skipped: $why"; note "bench: skipped ($why)"
+  elif (( $(left) < 60 )); then
+    note "bench: NOT RUN (time budget spent)"; status=1
+  else
+    # 4 kernels x 2 dtypes, each a fork with 2 x 1 s warm-up and 3 x 1 s measurement
+    HRDA_JAVA_OPTS="-Xmx8g" HRDA_MAIN=dev.hrda.bench.Report \
+      timeout $(( $(left) > 240 ? 210 : $(left) - 20 )) "$hrda" 'dev.hrda.bench.KernelBench' \
+        -p device=cuda -p dtype=f32,bf16 -wi 2 -w 1 -i 3 -r 1 -f 1 -foe true -rf json -rff "$OUT/jmh-kernels.json"
+    rc=$?
+    n="$(grep -c '"primaryMetric"' "$OUT/jmh-kernels.json" 2>/dev/null)"
+    if [[ $rc == 0 && ${n:-0} -gt 0 ]]; then note "bench: $n result(s) ($OUT/jmh-kernels.json)"
+    elif [[ $rc == 0 ]]; then note "bench: FAILED (no results in $OUT/jmh-kernels.json)"; status=1
+    else note "bench: FAILED rc=$rc$([[ $rc == 124 ]] && echo ' (timed out)')"; status=1; fi
+  fi
+fi
+
+if want torch; then
+  section "torch reference (.gpu/torch_reference.py)"
+  ref="$root/.gpu/torch_reference.py"
+  if [[ ! -f "$ref" ]]; then
+    echo "torch: skipped: no $ref (tools/gpu_prepare.sh copies it there)"; note "torch: skipped (no .gpu/torch_reference.py)"
+  elif [[ $gpu == 0 ]]; then
+    echo "torch: skipped: $why"; note "torch: skipped ($why)"
+  elif ! python3 -c 'import torch, transformers' 2>/dev/null; then
+    echo "torch: skipped: python3 lacks torch or transformers"; note "torch: skipped (no torch/transformers)"
+  else
+    : > "$OUT/torch_reference.txt"
+    # one measurement per line; TORCH_RUNS overrides (';'-separated argument lists)
+    IFS=';' read -r -a runs <<<"${TORCH_RUNS:-attention;mit --size 512 --batch 2;mit --size 512 --batch 2 --bf16;hrda --batch 2 --bf16}"
+    ok=0; failed=0
+    for r in "${runs[@]}"; do
+      if (( $(left) < 30 )); then echo "torch: '$r' not run (time budget spent)" | tee -a "$OUT/torch_reference.txt"; failed=$((failed + 1)); continue; fi
+      echo "-- python3 torch_reference.py $r" | tee -a "$OUT/torch_reference.txt"
+      # shellcheck disable=SC2086
+      PYTHONUNBUFFERED=1 timeout $(( $(left) > 200 ? 180 : $(left) - 10 )) python3 "$ref" $r 2>&1 | tee -a "$OUT/torch_reference.txt"
+      if [[ ${PIPESTATUS[0]} == 0 ]]; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+    done
+    note "torch: $ok run(s) ok, $failed failed or not run ($OUT/torch_reference.txt)"
+    [[ $failed == 0 ]] || status=1
+  fi
+fi
+
+section "summary"
+[[ $gpu == 1 ]] || echo "NO GPU: $why"
+for s in "${summary[@]}"; do echo "  $s"; done
+echo "files in $OUT:"; (cd "$OUT" && find . -type f | sort | sed 's/^/  /')
+return $status
+}
+
+main 2>&1 | tee -a "$OUT/gpu_run.log"
+exit "${PIPESTATUS[0]}"
