@@ -43,6 +43,10 @@ public class ModelBench {
     @Param({"2"})
     public int batch;
 
+    /** mmseg's with_cp: recompute each encoder block in the backward pass. */
+    @Param({"false"})
+    public boolean withCp;
+
     Backend be;
     Segmentor net;
     Tensor img, label;
@@ -53,6 +57,7 @@ public class ModelBench {
         be = Backends.create(device);
         ModelConfig c = ModelConfig.named(model);
         net = Segmentor.create(be, DType.F32, c, 0);
+        net.backbone.useCheckpoint(withCp);
         int size = c.isHrda() ? 2 * c.hrda().hrCropSize() : 512;
         Random r = new Random(1);
         float[] x = new float[batch * 3 * size * size];
@@ -82,8 +87,8 @@ public class ModelBench {
 
     @TearDown
     public void tearDown() {
-        System.out.printf("%n[ModelBench] %s on %s, batch %d: parameters, gradients, batch %.1f MiB, peak activations %.1f MiB%n",
-                          model, device, batch, paramBytes / 1048576.0, peakActivation / 1048576.0);
+        System.out.printf("%n[ModelBench] %s on %s, batch %d, with_cp %s: parameters, gradients, batch %.1f MiB, peak activations %.1f MiB%n",
+                          model, device, batch, withCp, paramBytes / 1048576.0, peakActivation / 1048576.0);
         img.close();
         label.close();
         net.close();

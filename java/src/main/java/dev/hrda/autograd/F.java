@@ -4,6 +4,7 @@ import dev.hrda.backend.Activation;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.Box;
 import dev.hrda.backend.ConvSpec;
+import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
 
@@ -30,6 +31,59 @@ public final class F {
 
     static long nextSeed() {
         return RNG.get().nextLong();
+    }
+
+    /** True while a checkpointed function is recomputed for its backward pass. */
+    private static final ThreadLocal<Boolean> RECOMPUTING = ThreadLocal.withInitial(() -> false);
+
+    /**
+     * f(x) without keeping f's intermediate activations: they are recomputed in the backward
+     * pass (mmseg's with_cp, torch.utils.checkpoint), trading one more forward of f for its
+     * memory. Dropout masks replay with the same seeds and BatchNorm running statistics are not
+     * updated a second time, so the result and the gradients equal those of f(x) itself.
+     * Parameters used by f receive their gradients as usual; any other tensor that needs a
+     * gradient must be x itself (f may not capture one: its gradient would live in the
+     * recomputation's arena).
+     */
+    public static Tensor checkpoint(java.util.function.UnaryOperator<Tensor> f, Tensor x) {
+        Tape tape = Tape.current();
+        long seed = nextSeed();  // f draws from its own stream, with or without a tape, so masks replay
+        SplittableRandom outer = RNG.get();
+        if (tape == null || RECOMPUTING.get()) {
+            try {
+                RNG.set(new SplittableRandom(seed));
+                return f.apply(x);
+            } finally {
+                RNG.set(outer);
+            }
+        }
+        Tensor y;
+        try (AutoCloseable paused = Tape.suspend(); Arena inner = Arena.open()) {
+            RNG.set(new SplittableRandom(seed));
+            y = inner.promote(f.apply(x));
+        } catch (Exception e) {
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        } finally {
+            RNG.set(outer);
+        }
+        tape.push(() -> {
+            if (y.grad == null) return;
+            // x's gradient must outlive the recomputation's arena: made here, accumulated into there
+            if (x.requiresGrad && x.grad == null) x.grad = Tensor.zeros(x.backend(), x.dtype(), x.shape());
+            SplittableRandom saved = RNG.get();
+            RECOMPUTING.set(true);
+            try (Arena inner = Arena.open(); Tape t = Tape.record()) {
+                RNG.set(new SplittableRandom(seed));
+                Tensor again = f.apply(x);
+                t.backward(again, y.grad);
+            } finally {
+                RECOMPUTING.set(false);
+                RNG.set(saved);
+            }
+        });
+        y.requiresGrad = true;
+        tape.producedBy(y);
+        return y;
     }
 
     private static Tensor like(Tensor x) {
@@ -605,7 +659,8 @@ public final class F {
         DType stat = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
         Tensor y = like(x);
         Tensor sm = Tensor.empty(be, stat, c), sr = Tensor.empty(be, stat, c);
-        be.batchNorm(x, gamma, beta, y, runningMean, runningVar, sm, sr, n, c, hw, eps, momentum, training);
+        float m = RECOMPUTING.get() ? 0f : momentum;  // the first forward already updated the running statistics
+        be.batchNorm(x, gamma, beta, y, runningMean, runningVar, sm, sr, n, c, hw, eps, m, training);
         Tape tape = Tape.active(x, gamma, beta);
         if (tape != null) {
             if (!training) throw new UnsupportedOperationException("batchNorm backward in eval mode is not supported");

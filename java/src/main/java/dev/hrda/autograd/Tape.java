@@ -41,6 +41,20 @@ public final class Tape implements AutoCloseable {
         return null;
     }
 
+    /** The tape recording on this thread, or null. */
+    static Tape current() {
+        return CURRENT.get();
+    }
+
+    /** Stops recording on this thread until the returned handle is closed (checkpoint forwards). */
+    static AutoCloseable suspend() {
+        Tape saved = CURRENT.get();
+        CURRENT.remove();
+        return () -> {
+            if (saved != null) CURRENT.set(saved);
+        };
+    }
+
     /** Whether a tape is recording on this thread. */
     public static boolean recording() {
         return CURRENT.get() != null;
@@ -66,10 +80,14 @@ public final class Tape implements AutoCloseable {
      */
     public void backward(Tensor loss, double scale) {
         if (loss.numel() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got " + loss.describe());
-        if (!loss.requiresGrad) throw new IllegalStateException("loss does not depend on any parameter (nothing was recorded)");
-        Tensor seed = Tensor.full(loss.backend(), loss.dtype(), scale, loss.shape());
-        if (loss.grad == null) loss.grad = seed;
-        else loss.backend().axpby(1, loss.grad, 1, seed, loss.grad);
+        backward(loss, Tensor.full(loss.backend(), loss.dtype(), scale, loss.shape()));
+    }
+
+    /** Backpropagates {@code grad} = d(something)/d(output) through every recorded step. */
+    public void backward(Tensor output, Tensor grad) {
+        if (!output.requiresGrad) throw new IllegalStateException("output does not depend on any parameter (nothing was recorded)");
+        if (output.grad == null) output.grad = grad;
+        else output.backend().axpby(1, output.grad, 1, grad, output.grad);
         for (int i = steps.size() - 1; i >= 0; i--) {
             steps.get(i).run();
             steps.set(i, null);  // let closures (and what they hold) go as soon as they ran

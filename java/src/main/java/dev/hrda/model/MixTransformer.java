@@ -27,6 +27,7 @@ public final class MixTransformer extends Module {
     private final List<PatchEmbed> patchEmbeds = new ArrayList<>();
     private final List<ModuleList<Block>> stages = new ArrayList<>();
     private final List<LayerNorm> norms = new ArrayList<>();
+    private boolean withCp;
 
     public MixTransformer(Backend backend, DType dtype, MitConfig c, Random r) {
         super(backend, dtype);
@@ -51,6 +52,14 @@ public final class MixTransformer extends Module {
         useFusedAttention(backend.device() == Device.CUDA);
     }
 
+    /**
+     * mmseg's with_cp: keep only each block's input and recompute the block in the backward
+     * pass (about one more encoder forward per step for a fraction of the activation memory).
+     */
+    public void useCheckpoint(boolean on) {
+        withCp = on;
+    }
+
     /** The fused attention kernel (default on CUDA) or the GEMM-softmax-GEMM path PyTorch takes (default on the CPU). */
     public void useFusedAttention(boolean on) {
         for (ModuleList<Block> blocks : stages) for (Block b : blocks) b.attn.fused = on;
@@ -63,7 +72,9 @@ public final class MixTransformer extends Module {
             Tensor map = patchEmbeds.get(i).proj.forward(x);
             int h = map.dim(2), w = map.dim(3);
             Tensor t = patchEmbeds.get(i).norm.forward(F.toTokens(map));
-            for (Block b : stages.get(i)) t = b.forward(t, h, w, training());
+            for (Block b : stages.get(i)) {
+                t = withCp ? F.checkpoint(z -> b.forward(z, h, w, training()), t) : b.forward(t, h, w, training());
+            }
             x = F.toMap(norms.get(i).forward(t), h, w);
             outs.add(x);
         }

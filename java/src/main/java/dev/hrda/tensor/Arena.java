@@ -54,6 +54,28 @@ public final class Arena implements AutoCloseable {
         owned.add(t);
     }
 
+    /**
+     * Hands {@code t} (a view: its base) from this arena to the enclosing one (or to the caller,
+     * persistent, if there is none), so it survives this arena's close. Returns t; a tensor this
+     * arena does not own is returned as it is.
+     */
+    public Tensor promote(Tensor t) {
+        Tensor owner = t.base() != null ? t.base() : t;
+        if (!owned.remove(owner)) return t;
+        ArrayDeque<Arena> stack = OPEN.get();
+        Arena parent = null;
+        boolean below = false;
+        for (Arena a : stack) {  // innermost first
+            if (below) {
+                parent = a;
+                break;
+            }
+            below = a == this;
+        }
+        if (parent != null) parent.owned.add(owner);
+        return t;
+    }
+
     /** Tensors still held by this arena. */
     public int size() {
         return owned.size();

@@ -138,6 +138,7 @@ public final class Tensor implements AutoCloseable {
     public long numel() { return numel; }
     public long bytes() { return numel * dtype.bytes; }
     public boolean isView() { return base != null; }
+    Tensor base() { return base; }
 
     /** Size of dimension i; negative i counts from the end. */
     public int dim(int i) { return shape[i < 0 ? shape.length + i : i]; }

@@ -10,6 +10,8 @@ import dev.hrda.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.List;
 import java.util.Map;
@@ -130,12 +132,16 @@ class ModelTest {
     /**
      * The whole training loss of a tiny HRDA (MiT + DAFormer head + scale attention + fusion +
      * both CE terms, dropout and drop path on, BN in training mode) against central differences
-     * in f64, probing parameters of every part and the input image.
+     * in f64, probing parameters of every part and the input image; also with the encoder's
+     * blocks checkpointed (recomputed in the backward pass, dropout masks replayed).
      */
-    @Test void hrdaTrainingLossGradientMatchesFiniteDifferences() {
+    @ParameterizedTest(name = "with_cp {0}")
+    @ValueSource(booleans = {false, true})
+    void hrdaTrainingLossGradientMatchesFiniteDifferences(boolean withCp) {
         try (Segmentor s = Segmentor.create(be, DType.F64, ModelConfig.named("tiny_hrda"), 4)) {
             HrdaEncoderDecoder m = (HrdaEncoderDecoder) s;
             m.backbone.useFusedAttention(true);  // the CUDA default; the unfused path is checked op by op
+            m.backbone.useCheckpoint(withCp);
             Random r = new Random(7);
             Tensor img = Arena.persistent(() -> random(r, DType.F64, 2, 3, 128, 128));
             int[] lab = new int[2 * 128 * 128];
