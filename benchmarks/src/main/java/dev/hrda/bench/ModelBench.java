@@ -43,7 +43,7 @@ public class ModelBench {
     @Param({"2"})
     public int batch;
 
-    /** mmseg's with_cp: recompute each encoder block in the backward pass. */
+    /** mmseg's with_cp: recompute each encoder block and the heads' ASPP in the backward pass. */
     @Param({"false"})
     public boolean withCp;
 
@@ -57,7 +57,7 @@ public class ModelBench {
         be = Backends.create(device);
         ModelConfig c = ModelConfig.named(model);
         net = Segmentor.create(be, DType.F32, c, 0);
-        net.backbone.useCheckpoint(withCp);
+        net.useCheckpoint(withCp);
         int size = c.isHrda() ? 2 * c.hrda().hrCropSize() : 512;
         Random r = new Random(1);
         float[] x = new float[batch * 3 * size * size];

@@ -29,6 +29,7 @@ public final class DAFormerHead extends Module {
     private final Aspp aspp;
     private final ConvModule conv1x1;
     private final Conv2d convSeg;
+    private boolean withCp;
 
     public DAFormerHead(Backend backend, DType dtype, HeadConfig c, Random r) {
         super(backend, dtype);
@@ -48,6 +49,11 @@ public final class DAFormerHead extends Module {
         backend.fill(convSeg.bias, 0);
     }
 
+    /** Recompute the ASPP fusion (its branches hold most of the head's activations) in the backward pass. */
+    public void useCheckpoint(boolean on) {
+        withCp = on;
+    }
+
     /** Four encoder maps -> logits [B, numClasses, H/4, W/4]. */
     public Tensor forward(List<Tensor> feats) {
         Tensor first = feats.get(0);
@@ -59,7 +65,8 @@ public final class DAFormerHead extends Module {
             levels.add(F.resize(e, h, w));
         }
         Tensor x = F.concat(levels);
-        x = aspp != null ? aspp.forward(x) : conv1x1.forward(x);
+        if (aspp != null) x = withCp ? F.checkpoint(aspp::forward, x) : aspp.forward(x);
+        else x = conv1x1.forward(x);
         x = F.dropout2d(x, config.dropout(), training());
         return convSeg.forward(x);
     }

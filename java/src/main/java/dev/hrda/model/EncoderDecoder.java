@@ -5,6 +5,7 @@ import dev.hrda.backend.Backend;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -15,6 +16,11 @@ public final class EncoderDecoder extends Segmentor {
     EncoderDecoder(Backend backend, DType dtype, ModelConfig config, Random r) {
         super(backend, dtype, config, r);
         decodeHead = child("decode_head", new DAFormerHead(backend, dtype, config.head(), r));
+    }
+
+    @Override
+    protected List<DAFormerHead> heads() {
+        return List.of(decodeHead);
     }
 
     /** Logits at stride 4. */

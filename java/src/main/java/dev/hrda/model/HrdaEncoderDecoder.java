@@ -29,6 +29,11 @@ public final class HrdaEncoderDecoder extends Segmentor {
         if (hrda.contextScale() != 0.5) throw new IllegalArgumentException("HRDA fusion upsamples by 2: context scale must be 0.5");
     }
 
+    @Override
+    protected List<DAFormerHead> heads() {
+        return List.of(decodeHead.head, decodeHead.scaleAttention);
+    }
+
     /** The parts of one HRDA forward, for tests and visualisation. */
     public record Outputs(Tensor lr, Tensor hr, Tensor att, Tensor fused, CropBox box) {}
 

@@ -87,6 +87,18 @@ public abstract class Segmentor extends Module {
         return F.crossEntropy(up, label, weight, IGNORE);
     }
 
+    /**
+     * Activation checkpointing (mmseg's with_cp) of the encoder's blocks and the decode heads'
+     * ASPP: their activations are recomputed in the backward pass instead of kept.
+     */
+    public void useCheckpoint(boolean on) {
+        backbone.useCheckpoint(on);
+        for (DAFormerHead h : heads()) h.useCheckpoint(on);
+    }
+
+    /** The DAFormer-style heads of this model. */
+    protected abstract List<DAFormerHead> heads();
+
     /** Parameter count of each top-level component (backbone, decode_head.*). */
     public Map<String, Long> parameterCounts() {
         Map<String, Long> out = new LinkedHashMap<>();
