@@ -80,7 +80,7 @@ public final class F {
                 RECOMPUTING.set(false);
                 RNG.set(saved);
             }
-        });
+        }, x);
         y.requiresGrad = true;
         tape.producedBy(y);
         return y;
@@ -150,7 +150,7 @@ public final class F {
                 boolean acc = Tape.prepareGrad(b);
                 b.backend().mul(y.grad, a, b.grad, acc);
             }
-        });
+        }, a, b);
         return result(y, tape);
     }
 
@@ -168,7 +168,7 @@ public final class F {
             if (y.grad == null) return;
             boolean acc = Tape.prepareGrad(x);
             x.backend().activationBackward(kind, x, y, y.grad, x.grad, acc);
-        });
+        }, x, y);
         return result(y, tape);
     }
 
@@ -443,7 +443,7 @@ public final class F {
                 boolean acc = Tape.prepareGrad(b);
                 be.channelSum(y.grad, b.grad, rows, out, 1, acc);
             }
-        });
+        }, x, w);
         return result(y, tape);
     }
 
@@ -478,7 +478,7 @@ public final class F {
                 if (!transB) be.gemm(!transA, false, batch, k, n, m, 1, a, 0, sa, y.grad, 0, sc, acc ? 1 : 0, b.grad, 0, sb);
                 else be.gemm(true, transA, batch, n, k, m, 1, y.grad, 0, sc, a, 0, sa, acc ? 1 : 0, b.grad, 0, sb);
             }
-        });
+        }, a, b);
         return result(y, tape);
     }
 
@@ -516,7 +516,7 @@ public final class F {
             boolean accQ = q.requiresGrad && Tape.prepareGrad(q), accKv = kv.requiresGrad && Tape.prepareGrad(kv);
             be.attentionBackward(q, kv, out, lse, out.grad, q.requiresGrad ? q.grad : null, kv.requiresGrad ? kv.grad : null,
                                  b, n, m, heads, d, scale, accQ, accKv);
-        });
+        }, q, kv, out, lse);
         return result(out, tape);
     }
 
@@ -588,7 +588,7 @@ public final class F {
                                         b, k, h, w, hh, ww, top, left, acc, acc, acc);
                 }
             }
-        });
+        }, lrSeg, att, hrSeg);
         return result(fused, tape);
     }
 
@@ -625,7 +625,7 @@ public final class F {
             Tensor db = bias != null && bias.requiresGrad ? gradAccumulator(bias) : null;
             if (dw != null) be.conv2dBackwardWeight(s, x, y.grad, dw, db);
             else if (db != null) be.channelSum(y.grad, db, s.n(), s.k(), (long) s.outH() * s.outW(), true);
-        });
+        }, x, w4);
         return result(y, tape);
     }
 
@@ -646,7 +646,7 @@ public final class F {
             boolean acc = x.requiresGrad && Tape.prepareGrad(x);
             Tensor dg = gamma.requiresGrad ? gradAccumulator(gamma) : null, db = beta.requiresGrad ? gradAccumulator(beta) : null;
             be.layerNormBackward(x, gamma, mean, rstd, y.grad, x.requiresGrad ? x.grad : null, dg, db, rows, cols, acc);
-        });
+        }, x, gamma, mean, rstd);
         return result(y, tape);
     }
 
@@ -669,7 +669,7 @@ public final class F {
                 boolean acc = x.requiresGrad && Tape.prepareGrad(x);
                 Tensor dg = gamma.requiresGrad ? gradAccumulator(gamma) : null, db = beta.requiresGrad ? gradAccumulator(beta) : null;
                 be.batchNormBackward(x, gamma, sm, sr, y.grad, x.requiresGrad ? x.grad : null, dg, db, n, c, hw, acc);
-            });
+            }, x, gamma, sm, sr);
         }
         return result(y, tape);
     }
@@ -697,7 +697,7 @@ public final class F {
             if (y.grad == null) return;
             boolean acc = Tape.prepareGrad(x);
             x.backend().softmaxBackward(y, y.grad, x.grad, o, c, in, acc);
-        });
+        }, y);
         return result(y, tape);
     }
 
@@ -745,7 +745,7 @@ public final class F {
             double g = loss.grad.item();
             boolean acc = Tape.prepareGrad(logits);
             be.crossEntropyBackward(logits, labels, weight, ignoreIndex, g / (n * hw), logits.grad, n, c, hw, acc);
-        });
+        }, logits, labels, weight);
         return result(loss, tape);
     }
 }

@@ -4,7 +4,11 @@ import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Reverse-mode autograd as a tape: while a tape is recording on this thread, every op in
@@ -19,6 +23,12 @@ public final class Tape implements AutoCloseable {
     private final List<Runnable> steps = new ArrayList<>();
     /** The tensor each step produced (null if unknown): its gradient is released after the step. */
     private final List<Tensor> outputs = new ArrayList<>();
+    /** What each step's backward reads (memory owners: a view counts as its base). */
+    private final List<Tensor[]> saves = new ArrayList<>();
+    /** How many pending steps read each tensor. */
+    private final Map<Tensor, Integer> saveCounts = new IdentityHashMap<>();
+    /** Tensors whose {@link Scope} has ended: freed as soon as the last step that reads them ran. */
+    private final Set<Tensor> dead = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Tape previous;
     private boolean closed;
 
@@ -60,9 +70,42 @@ public final class Tape implements AutoCloseable {
         return CURRENT.get() != null;
     }
 
-    void push(Runnable backwardStep) {
+    /**
+     * Records a backward step and the tensors it will read (its inputs, outputs or saved
+     * statistics; null entries are ignored). Whatever a step reads must be listed: a
+     * {@link Scope} frees what no pending step reads, and a step that reads an unlisted tensor
+     * then fails with "use of a freed tensor".
+     */
+    void push(Runnable backwardStep, Tensor... reads) {
         steps.add(backwardStep);
         outputs.add(null);
+        Tensor[] owners = new Tensor[reads.length];
+        for (int i = 0; i < reads.length; i++) {
+            if (reads[i] == null) continue;
+            owners[i] = reads[i].owner();
+            saveCounts.merge(owners[i], 1, Integer::sum);
+        }
+        saves.add(owners);
+    }
+
+    /** Whether a pending backward step reads {@code t} (or the tensor it is a view of). */
+    boolean isSaved(Tensor t) {
+        return saveCounts.containsKey(t.owner());
+    }
+
+    /** A tensor no forward code uses any more: free it once no pending step reads it. */
+    void markDead(Tensor t) {
+        dead.add(t.owner());
+    }
+
+    private void unsave(Tensor[] owners) {
+        for (Tensor o : owners) {
+            if (o == null) continue;
+            int left = saveCounts.merge(o, -1, Integer::sum);
+            if (left > 0) continue;
+            saveCounts.remove(o);
+            if (dead.remove(o)) o.close();
+        }
     }
 
     /** Names the output of the step pushed last. */
@@ -93,9 +136,12 @@ public final class Tape implements AutoCloseable {
             steps.set(i, null);  // let closures (and what they hold) go as soon as they ran
             releaseGrad(outputs.get(i));
             outputs.set(i, null);
+            unsave(saves.get(i));
+            saves.set(i, null);
         }
         steps.clear();
         outputs.clear();
+        saves.clear();
     }
 
     public void backward(Tensor loss) {
@@ -121,6 +167,9 @@ public final class Tape implements AutoCloseable {
         closed = true;
         steps.clear();
         outputs.clear();
+        saves.clear();
+        saveCounts.clear();
+        dead.clear();  // still owned by their arenas, which free them
         if (CURRENT.get() == this) {
             if (previous == null) CURRENT.remove();
             else CURRENT.set(previous);

@@ -1,6 +1,7 @@
 package dev.hrda.model;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.nn.Conv2d;
 import dev.hrda.nn.ConvModule;
@@ -56,19 +57,21 @@ public final class DAFormerHead extends Module {
 
     /** Four encoder maps -> logits [B, numClasses, H/4, W/4]. */
     public Tensor forward(List<Tensor> feats) {
-        Tensor first = feats.get(0);
-        int h = first.dim(2), w = first.dim(3);
-        List<Tensor> levels = new ArrayList<>(4);
-        for (int i = 0; i < 4; i++) {
-            Linear proj = embeds.get(i).proj;
-            Tensor e = F.conv2d(feats.get(i), proj.weight, proj.bias, 1, 0, 1, 1);  // the Linear on every pixel
-            levels.add(F.resize(e, h, w));
+        try (Scope s = Scope.open()) {
+            Tensor first = feats.get(0);
+            int h = first.dim(2), w = first.dim(3);
+            List<Tensor> levels = new ArrayList<>(4);
+            for (int i = 0; i < 4; i++) {
+                Linear proj = embeds.get(i).proj;
+                Tensor e = F.conv2d(feats.get(i), proj.weight, proj.bias, 1, 0, 1, 1);  // the Linear on every pixel
+                levels.add(F.resize(e, h, w));
+            }
+            Tensor x = F.concat(levels);
+            if (aspp != null) x = withCp ? F.checkpoint(aspp::forward, x) : aspp.forward(x);
+            else x = conv1x1.forward(x);
+            x = F.dropout2d(x, config.dropout(), training());
+            return s.keep(convSeg.forward(x));
         }
-        Tensor x = F.concat(levels);
-        if (aspp != null) x = withCp ? F.checkpoint(aspp::forward, x) : aspp.forward(x);
-        else x = conv1x1.forward(x);
-        x = F.dropout2d(x, config.dropout(), training());
-        return convSeg.forward(x);
     }
 
     /** mmseg's MLP embedding: one nn.Linear "proj" with PyTorch's default init (U(±1/sqrt(fan_in))). */

@@ -1,6 +1,7 @@
 package dev.hrda.model;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.nn.Conv2d;
 import dev.hrda.nn.Init;
@@ -69,13 +70,15 @@ public final class MixTransformer extends Module {
     public List<Tensor> forward(Tensor x) {
         List<Tensor> outs = new ArrayList<>(4);
         for (int i = 0; i < 4; i++) {
-            Tensor map = patchEmbeds.get(i).proj.forward(x);
-            int h = map.dim(2), w = map.dim(3);
-            Tensor t = patchEmbeds.get(i).norm.forward(F.toTokens(map));
-            for (Block b : stages.get(i)) {
-                t = withCp ? F.checkpoint(z -> b.forward(z, h, w, training()), t) : b.forward(t, h, w, training());
+            try (Scope s = Scope.open()) {
+                Tensor map = patchEmbeds.get(i).proj.forward(x);
+                int h = map.dim(2), w = map.dim(3);
+                Tensor t = patchEmbeds.get(i).norm.forward(F.toTokens(map));
+                for (Block b : stages.get(i)) {
+                    t = withCp ? F.checkpoint(z -> b.forward(z, h, w, training()), t) : b.forward(t, h, w, training());
+                }
+                x = s.keep(F.toMap(norms.get(i).forward(t), h, w));
             }
-            x = F.toMap(norms.get(i).forward(t), h, w);
             outs.add(x);
         }
         return outs;
@@ -118,8 +121,10 @@ public final class MixTransformer extends Module {
         }
 
         Tensor forward(Tensor x, int h, int w, boolean training) {
-            x = F.add(x, F.dropPath(attn.forward(norm1.forward(x), h, w), dropPath, training));
-            return F.add(x, F.dropPath(mlp.forward(norm2.forward(x), h, w), dropPath, training));
+            try (Scope s = Scope.open()) {  // frees what the backward does not read as soon as the block returns
+                x = F.add(x, F.dropPath(attn.forward(norm1.forward(x), h, w), dropPath, training));
+                return s.keep(F.add(x, F.dropPath(mlp.forward(norm2.forward(x), h, w), dropPath, training)));
+            }
         }
     }
 

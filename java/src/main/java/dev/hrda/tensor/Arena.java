@@ -62,18 +62,37 @@ public final class Arena implements AutoCloseable {
     public Tensor promote(Tensor t) {
         Tensor owner = t.base() != null ? t.base() : t;
         if (!owned.remove(owner)) return t;
-        ArrayDeque<Arena> stack = OPEN.get();
-        Arena parent = null;
-        boolean below = false;
-        for (Arena a : stack) {  // innermost first
-            if (below) {
-                parent = a;
-                break;
-            }
-            below = a == this;
-        }
+        Arena parent = parent();
         if (parent != null) parent.owned.add(owner);
         return t;
+    }
+
+    /**
+     * Closes this arena, handing the tensors {@code survives} accepts to the enclosing arena
+     * (or to the caller if there is none) and freeing the others now.
+     */
+    public void closeKeeping(java.util.function.Predicate<Tensor> survives) {
+        Arena parent = parent();
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            Tensor t = owned.get(i);
+            if (t.isFreed()) continue;
+            if (survives.test(t)) {
+                if (parent != null) parent.owned.add(t);
+            } else {
+                t.free();
+            }
+        }
+        owned.clear();
+        close();
+    }
+
+    private Arena parent() {
+        boolean below = false;
+        for (Arena a : OPEN.get()) {  // innermost first
+            if (below) return a;
+            below = a == this;
+        }
+        return null;
     }
 
     /** Tensors still held by this arena. */

@@ -140,6 +140,9 @@ public final class Tensor implements AutoCloseable {
     public boolean isView() { return base != null; }
     Tensor base() { return base; }
 
+    /** The tensor that owns this memory: the base of a view, else this. */
+    public Tensor owner() { return base != null ? base : this; }
+
     /** Size of dimension i; negative i counts from the end. */
     public int dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
 

@@ -1,0 +1,61 @@
+package dev.hrda.autograd;
+
+import dev.hrda.backend.Backend;
+import dev.hrda.backend.CpuBackend;
+import dev.hrda.tensor.Arena;
+import dev.hrda.tensor.Tensor;
+import dev.hrda.testing.GradCheck;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A Scope frees what no backward step reads when it closes, the rest right after its last reader ran. */
+class ScopeTest {
+    private record Run(Tensor a, Tensor b, Tensor c, Tensor out) {}
+
+    /** a = 2x (read by no step), b = a + a (read by gelu's step), c = gelu(b) (read by gelu's and linear's), out = c W. */
+    private static Run forward(Tensor x, Tensor w, boolean scoped) {
+        if (!scoped) {
+            Tensor a = F.scale(x, 2), b = F.add(a, a), c = F.gelu(b);
+            return new Run(a, b, c, F.linear(c, w, null));
+        }
+        try (Scope s = Scope.open()) {
+            Tensor a = F.scale(x, 2), b = F.add(a, a), c = F.gelu(b);
+            return new Run(a, b, c, s.keep(F.linear(c, w, null)));
+        }
+    }
+
+    @Test void freesUnreadIntermediatesAtOnceAndReadOnesAfterTheirLastBackwardStep() {
+        try (Backend be = new CpuBackend(); Arena arena = Arena.open()) {
+            Random r = new Random(1);
+            Tensor x = GradCheck.random(be, r, 3, 4), w = GradCheck.random(be, r, 4, 4);
+            double[][] expected = new double[2][];
+            try (Tape tape = Tape.record()) {
+                Run plain = forward(x, w, false);
+                tape.backward(F.sum(plain.out()));
+                expected[0] = x.grad.toDoubleArray();
+                expected[1] = w.grad.toDoubleArray();
+                x.grad = null;
+                w.grad = null;
+            }
+            try (Tape tape = Tape.record()) {
+                Run run = forward(x, w, true);
+                assertTrue(run.a().isFreed(), "a is read by no backward step: freed when the scope closes");
+                assertFalse(run.b().isFreed() || run.c().isFreed(), "b and c are read by pending steps");
+                assertFalse(run.out().isFreed(), "kept");
+                tape.backward(F.sum(run.out()));
+                assertTrue(run.b().isFreed() && run.c().isFreed(), "freed once their last reader ran");
+                assertFalse(run.out().isFreed(), "kept results live until their arena closes");
+                assertArrayEquals(expected[0], x.grad.toDoubleArray(), 0, "dx");
+                assertArrayEquals(expected[1], w.grad.toDoubleArray(), 0, "dw");
+            }
+            Run inference = forward(x, w, true);  // no tape: only the kept result survives
+            assertTrue(inference.b().isFreed() && inference.c().isFreed());
+            assertFalse(inference.out().isFreed());
+        }
+    }
+}
