@@ -4,7 +4,7 @@
 #   tools/gpu_run.sh [BUNDLE] [--only STEPS] [--selftest]
 #     BUNDLE   the bundle built by `tools/bundle.sh --tests`: a folder, or a .tgz of it (unpacked
 #              to /tmp/hrda-bundle); default .gpu/hrda-bundle.tgz if present, else dist/hrda-bundle
-#     --only   comma-separated subset of: info,tests,bench,torch (default all, in that order)
+#     --only   comma-separated subset of: info,tests,bench,model,torch (default all, in that order)
 #     --selftest  runs the gpu-tagged tests with -Dhrda.parity.selftest=true (a CpuBackend stands
 #              in for CUDA): checks the kit itself on a machine without a GPU
 # Steps:
@@ -12,6 +12,8 @@
 #   tests  the JUnit tests tagged "gpu" (CudaParityTest, ...) with the bundled java and the bundle's
 #          CUDA library: $OUT/junit/TEST-junit-jupiter.xml; without a usable GPU they skip with the reason
 #   bench  JMH KernelBench -p device=cuda -p dtype=f32,bf16, short iterations: $OUT/jmh-kernels.json
+#   model  JMH ModelBench (daformer_mitb5, hrda_mitb5; with_cp off/on) and AttentionBench (fused vs
+#          unfused fwd+bwd, MiT-B5 stages at 512^2, f32/bf16) on CUDA: $OUT/jmh-model.json, jmh-attention.json
 #   torch  .gpu/torch_reference.py (a git-ignored copy of ../shared/bench/torch_reference.py), if
 #          present: attention, mit f32/bf16, hrda bf16: $OUT/torch_reference.txt
 # Everything printed also goes to $OUT/gpu_run.log. OUT defaults to /tmp/hrda-gpu-out when unset.
@@ -21,7 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-bundle=""; only="info,tests,bench,torch"; selftest=0
+bundle=""; only="info,tests,bench,model,torch"; selftest=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
@@ -133,6 +135,32 @@ if want bench; then
     if [[ $rc == 0 && ${n:-0} -gt 0 ]]; then note "bench: $n result(s) ($OUT/jmh-kernels.json)"
     elif [[ $rc == 0 ]]; then note "bench: FAILED (no results in $OUT/jmh-kernels.json)"; status=1
     else note "bench: FAILED rc=$rc$([[ $rc == 124 ]] && echo ' (timed out)')"; status=1; fi
+  fi
+fi
+
+if want model; then
+  section "model (JMH ModelBench and AttentionBench, device=cuda)"
+  if [[ $gpu == 0 ]]; then
+    echo "model: skipped: $why"; note "model: skipped ($why)"
+  elif (( $(left) < 90 )); then
+    note "model: NOT RUN (time budget spent)"; status=1
+  else
+    # one training fwd+bwd of daformer_mitb5 (512^2) and hrda_mitb5 (1024^2 crop), batch 2, f32,
+    # without and with checkpointing; peak activation memory in the log ([ModelBench] lines)
+    HRDA_JAVA_OPTS="-Xmx16g" HRDA_MAIN=org.openjdk.jmh.Main \
+      timeout $(( $(left) > 300 ? 240 : $(left) - 40 )) "$hrda" 'dev.hrda.bench.ModelBench' \
+        -p device=cuda -p model=daformer_mitb5,hrda_mitb5 -p withCp=false,true -wi 1 -i 3 -f 1 -foe true \
+        -rf json -rff "$OUT/jmh-model.json"
+    rc1=$?
+    # fused vs unfused attention fwd+bwd at the four MiT-B5 stage shapes (512^2 input), f32 and bf16
+    HRDA_JAVA_OPTS="-Xmx8g" HRDA_MAIN=dev.hrda.bench.Report \
+      timeout $(( $(left) > 150 ? 120 : $(left) - 20 )) "$hrda" 'dev.hrda.bench.AttentionBench.attention.*FwdBwd' \
+        -p device=cuda -p dtype=f32,bf16 -p shape=s1-512,s2-512,s3-512,s4-512 -wi 1 -w 1 -i 2 -r 1 -f 1 -foe true \
+        -rf json -rff "$OUT/jmh-attention.json"
+    rc2=$?
+    n1="$(grep -c '"primaryMetric"' "$OUT/jmh-model.json" 2>/dev/null)"; n2="$(grep -c '"primaryMetric"' "$OUT/jmh-attention.json" 2>/dev/null)"
+    if [[ $rc1 == 0 && $rc2 == 0 ]]; then note "model: ${n1:-0} model and ${n2:-0} attention result(s)"
+    else note "model: FAILED (ModelBench rc=$rc1, AttentionBench rc=$rc2; $n1/$n2 results)"; status=1; fi
   fi
 fi
 

@@ -36,7 +36,8 @@ final class InfoCommand implements Command {
                 .addOption(Option.builder().longOpt("model").hasArg().argName("NAME")
                                    .desc("parameter count of each component of a model (hrda_mitb5, daformer_mitb0, …)").build())
                 .addOption(Option.builder().longOpt("checkpoint").hasArg().argName("FILE")
-                                   .desc("list a checkpoint's tensors (.pth or .safetensors); with --model, how each maps onto it").build())
+                                   .desc("list a checkpoint's tensors (.pth or .safetensors) and how each maps onto the model"
+                                         + " (--model, or the one its names and shapes describe)").build())
                 .addOption(Option.builder().longOpt("source").hasArg().argName("PREFIX")
                                    .desc("with --checkpoint: which model of a UDA checkpoint (model, ema_model, imnet_model)").build())
                 .addOption(Option.builder("h").longOpt("help").desc("this help").build());
@@ -82,12 +83,25 @@ final class InfoCommand implements Command {
 
     /** Lists a checkpoint's tensors; with a model, how each maps onto it and what is missing. Exit 1 if it would not load strictly. */
     private static int describeCheckpoint(Path file, String model, String source) {
-        if (model == null) {
-            System.out.println(CheckpointInfo.of(file));
-            return 0;
+        ModelConfig config;
+        if (model != null) {
+            config = ModelConfig.named(model);
+        } else {
+            CheckpointInfo plain = CheckpointInfo.of(file);
+            Map<String, int[]> shapes = new java.util.LinkedHashMap<>();
+            for (CheckpointInfo.Entry e : plain.entries()) shapes.put(e.name(), e.shape());
+            try {
+                config = ModelConfig.guess(shapes);
+                System.out.println("model recognised from the file's names and shapes: " + config.name() + " (--model to choose another)");
+            } catch (IllegalArgumentException e) {
+                System.out.println(plain);
+                System.out.println("model not recognised: " + e.getMessage());
+                return 0;
+            }
         }
+        model = config.name();
         LoadOptions opts = source == null ? LoadOptions.strict() : LoadOptions.strict().withSource(source);
-        try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, ModelConfig.named(model), 0)) {
+        try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, config, 0)) {
             CheckpointInfo info = CheckpointInfo.of(file, Checkpoints.shapesOf(m), opts);
             System.out.println(info);
             boolean ok = info.report().ok();

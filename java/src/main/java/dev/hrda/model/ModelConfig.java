@@ -51,4 +51,42 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
         }
         throw new IllegalArgumentException("unknown model '" + name + "' (daformer_mitb0…5, hrda_mitb0…5, tiny_daformer, tiny_hrda)");
     }
+
+    private static final java.util.regex.Pattern BLOCK = java.util.regex.Pattern.compile("(?:^|\\.)block([1-4])\\.(\\d+)\\.");
+    private static final java.util.regex.Pattern EMBED = java.util.regex.Pattern.compile("(?:^|\\.)patch_embed([1-4])\\.proj\\.weight$");
+
+    /**
+     * The model a checkpoint was saved from, read off its names and shapes (any prefix:
+     * {@code model.}, {@code ema_model.}, none): the MiT variant from the patch-embedding widths
+     * and the number of blocks per stage, HRDA if a {@code scale_attention} head is present, the
+     * head width and class count from the DAFormer head. A backbone-only file (SegFormer's
+     * ImageNet weights) gives the DAFormer model with 256 channels and 19 classes.
+     *
+     * @throws IllegalArgumentException naming what could not be recognised
+     */
+    public static ModelConfig guess(java.util.Map<String, int[]> shapes) {
+        int[] dims = new int[4], depths = new int[4];
+        boolean hrda = false;
+        int embed = 256, classes = 19;
+        // a UDA file's sub-models (model., ema_model., imnet_model.) share one architecture
+        for (var e : shapes.entrySet()) {
+            String n = e.getKey();
+            var m = BLOCK.matcher(n);
+            if (m.find()) depths[m.group(1).charAt(0) - '1'] = Math.max(depths[m.group(1).charAt(0) - '1'], Integer.parseInt(m.group(2)) + 1);
+            m = EMBED.matcher(n);
+            if (m.find()) dims[m.group(1).charAt(0) - '1'] = e.getValue()[0];
+            if (n.contains("decode_head.scale_attention.")) hrda = true;
+            else if (n.endsWith("decode_head.embed_layers.0.proj.weight") || n.endsWith("decode_head.head.embed_layers.0.proj.weight")) embed = e.getValue()[0];
+            else if (n.endsWith("decode_head.conv_seg.weight") || n.endsWith("decode_head.head.conv_seg.weight")) classes = e.getValue()[0];
+        }
+        for (int v = 0; v <= 5; v++) {
+            MitConfig mit = MitConfig.named("mit_b" + v);
+            if (java.util.Arrays.equals(mit.embedDims(), dims) && java.util.Arrays.equals(mit.depths(), depths)) {
+                String name = (hrda ? "hrda" : "daformer") + "_mitb" + v;
+                return hrda ? hrda(name, mit, embed, classes, HrdaConfig.defaults()) : daformer(name, mit, embed, classes);
+            }
+        }
+        throw new IllegalArgumentException("no MiT variant has patch-embedding widths " + java.util.Arrays.toString(dims)
+                                           + " and blocks per stage " + java.util.Arrays.toString(depths) + " (name the model with --model)");
+    }
 }

@@ -4,6 +4,7 @@ import dev.hrda.autograd.F;
 import dev.hrda.autograd.Tape;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.CpuBackend;
+import dev.hrda.io.Checkpoints;
 import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
@@ -52,9 +53,26 @@ class ModelTest {
             assertArrayEquals(new int[] {256, 512}, p.get("decode_head.head.embed_layers.3.proj.weight").shape());
             assertTrue(m.namedBuffers().containsKey("decode_head.head.fuse_layer.aspp_modules.0.bn.running_var"));
             assertTrue(!p.containsKey("backbone.block4.0.attn.sr.weight"), "stage 4 has no spatial reduction");
+            // a DACS checkpoint's names (model., ema_model.) describe the model they came from
+            Map<String, int[]> uda = new java.util.LinkedHashMap<>();
+            Checkpoints.shapesOf(m).forEach((k, v) -> {
+                uda.put("model." + k, v);
+                uda.put("ema_model." + k, v);
+            });
+            assertEquals("hrda_mitb5", ModelConfig.guess(uda).name());
         }
         try (Segmentor m = Segmentor.create(be, DType.F32, ModelConfig.named("daformer_mitb0"), 0)) {
             assertEquals(3.3e6, m.parameterCounts().get("backbone"), 0.05e6, "MiT-B0 encoder");
+            Map<String, int[]> shapes = Checkpoints.shapesOf(m);
+            assertEquals("daformer_mitb0", ModelConfig.guess(shapes).name());
+            Map<String, int[]> segformer = new java.util.LinkedHashMap<>();  // ImageNet weights: bare encoder names
+            shapes.forEach((k, v) -> { if (k.startsWith("backbone.")) segformer.put(k.substring(9), v); });
+            assertEquals("daformer_mitb0", ModelConfig.guess(segformer).name());
+        }
+        try (Segmentor m = Segmentor.create(be, DType.F32, ModelConfig.named("tiny_hrda"), 0)) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                                                                 () -> ModelConfig.guess(Checkpoints.shapesOf(m)));
+            assertTrue(e.getMessage().contains("[16, 32, 48, 64]") && e.getMessage().contains("[2, 1, 1, 1]"), e.getMessage());
         }
     }
 
