@@ -1,4 +1,5 @@
 // Elementwise ops, activations, dropout, bias broadcast and reductions (CPU reference).
+#include <vector>
 #include "cpu_common.hpp"
 
 using namespace hrda_cpu;
@@ -40,12 +41,20 @@ int hrda_cpu_add_bias(int dtype, long outer, long C, long inner, void* y, const 
   HRDA_CHECK_SIZE(outer); HRDA_CHECK_SIZE(C); HRDA_CHECK_SIZE(inner); HRDA_CHECK_PTR(y); HRDA_CHECK_PTR(bias);
   HRDA_DISPATCH_FLOAT(dtype,
     T* p = (T*)y; const T* b = (const T*)bias;
-    _Pragma("omp parallel for collapse(2) schedule(static)")
-    for (long o = 0; o < outer; o++)
-      for (long c = 0; c < C; c++) {
-        T* row = p + (o * C + c) * inner; const T v = b[c];
-        for (long i = 0; i < inner; i++) row[i] += v;
-      })
+    if (inner == 1) {  // tokens [rows, C] (a Linear's bias): rows of C contiguous values
+      _Pragma("omp parallel for schedule(static) if (outer * C > 32768)")
+      for (long o = 0; o < outer; o++) {
+        T* row = p + o * C;
+        for (long c = 0; c < C; c++) row[c] += b[c];
+      }
+    } else {
+      _Pragma("omp parallel for collapse(2) schedule(static)")
+      for (long o = 0; o < outer; o++)
+        for (long c = 0; c < C; c++) {
+          T* row = p + (o * C + c) * inner; const T v = b[c];
+          for (long i = 0; i < inner; i++) row[i] += v;
+        }
+    })
   return HRDA_OK;
 }
 
@@ -53,14 +62,35 @@ int hrda_cpu_channel_sum(int dtype, long outer, long C, long inner, const void* 
   HRDA_CHECK_SIZE(outer); HRDA_CHECK_SIZE(C); HRDA_CHECK_SIZE(inner); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(out);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* p = (const T*)x; T* o = (T*)out;
-    _Pragma("omp parallel for schedule(static)")
-    for (long c = 0; c < C; c++) {
-      double s = 0;
-      for (long k = 0; k < outer; k++) {
-        const T* row = p + (k * C + c) * inner;
-        for (long i = 0; i < inner; i++) s += row[i];
+    if (inner == 1) {
+      // tokens [rows, C]: walking a column per channel would touch a cache line per value, so each
+      // thread sums whole rows into its own C partial sums, then the partials are added in order
+      const int nt = omp_get_max_threads();
+      std::vector<double> part((size_t)nt * C, 0.0);
+      _Pragma("omp parallel num_threads(nt) if (outer * C > 32768)")
+      {
+        double* mine = part.data() + (size_t)omp_get_thread_num() * C;
+        _Pragma("omp for schedule(static)")
+        for (long k = 0; k < outer; k++) {
+          const T* row = p + k * C;
+          for (long c = 0; c < C; c++) mine[c] += row[c];
+        }
       }
-      o[c] = accumulate ? o[c] + (T)s : (T)s;
+      for (long c = 0; c < C; c++) {
+        double s = 0;
+        for (int t = 0; t < nt; t++) s += part[(size_t)t * C + c];
+        o[c] = accumulate ? o[c] + (T)s : (T)s;
+      }
+    } else {
+      _Pragma("omp parallel for schedule(static)")
+      for (long c = 0; c < C; c++) {
+        double s = 0;
+        for (long k = 0; k < outer; k++) {
+          const T* row = p + (k * C + c) * inner;
+          for (long i = 0; i < inner; i++) s += row[i];
+        }
+        o[c] = accumulate ? o[c] + (T)s : (T)s;
+      }
     })
   return HRDA_OK;
 }

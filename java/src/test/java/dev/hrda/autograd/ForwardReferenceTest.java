@@ -85,6 +85,34 @@ class ForwardReferenceTest {
         return out;
     }
 
+    /** Bias broadcast and per-channel sums in both layouts, large enough for the threaded paths. */
+    @Test void biasAndChannelSumInTokenAndMapLayouts() {
+        Random r = new Random(4);
+        for (int[] dims : new int[][] {{3001, 37, 1}, {2, 37, 1500}}) {  // {outer, C, inner}: tokens, then NCHW
+            int outer = dims[0], c = dims[1], inner = dims[2], n = outer * c * inner;
+            double[] x = new double[n], b = new double[c], prior = new double[c];
+            for (int i = 0; i < n; i++) x[i] = r.nextGaussian();
+            for (int i = 0; i < c; i++) { b[i] = r.nextGaussian(); prior[i] = r.nextGaussian(); }
+            double[] biased = x.clone(), sums = new double[c];
+            for (int o = 0; o < outer; o++)
+                for (int k = 0; k < c; k++)
+                    for (int i = 0; i < inner; i++) {
+                        biased[(o * c + k) * inner + i] += b[k];
+                        sums[k] += x[(o * c + k) * inner + i];
+                    }
+            try (Arena a = Arena.open()) {
+                Tensor tx = Tensor.of(be, x, n), tb = Tensor.of(be, b, c), out = Tensor.of(be, prior, c);
+                be.channelSum(tx, out, outer, c, inner, true);
+                double[] got = out.toDoubleArray();
+                for (int k = 0; k < c; k++) assertEquals(prior[k] + sums[k], got[k], 1e-9, "channel sum " + k);
+                be.channelSum(tx, out, outer, c, inner, false);
+                assertArrayEquals(sums, out.toDoubleArray(), 1e-9);
+                be.addBias(tx, tb, outer, c, inner);
+                assertArrayEquals(biased, tx.toDoubleArray(), 1e-12);
+            }
+        }
+    }
+
     @Test void bilinearResizeMatchesPyTorchRule() {
         int h = 5, w = 7;
         double[] x = rand(h * w);
