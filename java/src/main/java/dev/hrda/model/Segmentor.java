@@ -73,10 +73,13 @@ public abstract class Segmentor extends Module {
                 for (int x = b.left(); x < b.left() + b.width(); x++) count[y * w + x]++;
             }
         }
-        double[] inv = new double[batch * k * h * w];
-        for (int p = 0; p < inv.length; p++) inv[p] = 1.0 / count[p % (h * w)];
+        // 1/count as one plane, replicated on the device to every (sample, class) plane
+        double[] inv = new double[h * w];
+        for (int p = 0; p < inv.length; p++) inv[p] = 1.0 / count[p];
+        Tensor plane = Tensor.empty(be, logits.dtype(), 1, 1, h, w);
+        plane.copyFrom(inv);
         Tensor scale = Tensor.empty(be, logits.dtype(), batch, k, h, w);
-        scale.copyFrom(inv);
+        for (int i = 0; i < planes; i++) be.copyBox(plane, scale, new Box(1, 1, h, w, 0, 0, 0, planes, h, w, i, 0, 0, 1, h, w), false);
         be.mul(sum, scale, sum, false);
         return sum;
     }

@@ -127,6 +127,28 @@ class ModelTest {
         }
     }
 
+    /** mmseg's batched slide test: windows through encode_decode at once, logits averaged where they overlap. */
+    @Test void slideTestAveragesBatchedWindows() {
+        try (Segmentor s = Segmentor.create(be, DType.F64, ModelConfig.named("tiny_hrda"), 3); Arena a = Arena.open()) {
+            s.train(false);
+            assertEquals(128, s.config.testCrop());
+            assertEquals(64, s.config.testStride());
+            Tensor img = random(new Random(5), DType.F64, 1, 3, 128, 256);  // 3 windows: x = 0, 64, 128
+            double[] got = s.inference(img).toDoubleArray();
+            double[] sum = new double[5 * 128 * 256];
+            int[] count = new int[256];
+            for (int left : new int[] {0, 64, 128}) {
+                double[] win = s.encodeDecode(F.crop(img, 0, left, 128, 128)).toDoubleArray();
+                for (int k = 0; k < 5; k++)
+                    for (int y = 0; y < 128; y++)
+                        for (int x = 0; x < 128; x++) sum[(k * 128 + y) * 256 + left + x] += win[(k * 128 + y) * 128 + x];
+                for (int x = 0; x < 128; x++) count[left + x]++;
+            }
+            for (int i = 0; i < sum.length; i++) sum[i] /= count[i % 256];
+            assertArrayEquals(sum, got, 1e-10);
+        }
+    }
+
     /** The visualisation switch: attention 0 is the context alone (upsampled), 1 the detail alone. */
     @Test void fixedAttentionSelectsOneScale() {
         for (double fixed : new double[] {0, 1}) {
