@@ -58,9 +58,9 @@ public final class F {
             }
         }
         Tensor y;
-        try (AutoCloseable paused = Tape.suspend(); Arena inner = Arena.open()) {
+        try (AutoCloseable paused = Tape.suspend(); Scope inner = Scope.open()) {  // no tape: only y survives
             RNG.set(new SplittableRandom(seed));
-            y = inner.promote(f.apply(x));
+            y = inner.keep(f.apply(x));
         } catch (Exception e) {
             throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
         } finally {

@@ -55,19 +55,6 @@ public final class Arena implements AutoCloseable {
     }
 
     /**
-     * Hands {@code t} (a view: its base) from this arena to the enclosing one (or to the caller,
-     * persistent, if there is none), so it survives this arena's close. Returns t; a tensor this
-     * arena does not own is returned as it is.
-     */
-    public Tensor promote(Tensor t) {
-        Tensor owner = t.base() != null ? t.base() : t;
-        if (!owned.remove(owner)) return t;
-        Arena parent = parent();
-        if (parent != null) parent.owned.add(owner);
-        return t;
-    }
-
-    /**
      * Closes this arena, handing the tensors {@code survives} accepts to the enclosing arena
      * (or to the caller if there is none) and freeing the others now.
      */

@@ -138,7 +138,6 @@ public final class Tensor implements AutoCloseable {
     public long numel() { return numel; }
     public long bytes() { return numel * dtype.bytes; }
     public boolean isView() { return base != null; }
-    Tensor base() { return base; }
 
     /** The tensor that owns this memory: the base of a view, else this. */
     public Tensor owner() { return base != null ? base : this; }
