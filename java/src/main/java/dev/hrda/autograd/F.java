@@ -11,6 +11,7 @@ import dev.hrda.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.UnaryOperator;
 
 /**
  * Differentiable ops (the engine's torch.nn.functional). Each computes its forward pass on the
@@ -45,7 +46,7 @@ public final class F {
      * gradient must be x itself (f may not capture one: its gradient would live in the
      * recomputation's arena).
      */
-    public static Tensor checkpoint(java.util.function.UnaryOperator<Tensor> f, Tensor x) {
+    public static Tensor checkpoint(UnaryOperator<Tensor> f, Tensor x) {
         Tape tape = Tape.current();
         long seed = nextSeed();  // f draws from its own stream, with or without a tape, so masks replay
         SplittableRandom outer = RNG.get();

@@ -1,5 +1,7 @@
 package dev.hrda.model;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 /** A rectangle in pixels of some grid: rows [top, top+height), cols [left, left+width). */
@@ -28,10 +30,10 @@ public record CropBox(int top, int left, int height, int width) {
      * mmseg's slide windows: a grid of {@code crop} windows with {@code stride} over h×w, the
      * last row/column shifted back inside the image.
      */
-    public static java.util.List<CropBox> slide(int h, int w, int crop, int stride) {
+    public static List<CropBox> slide(int h, int w, int crop, int stride) {
         int ch = Math.min(crop, h), cw = Math.min(crop, w);
         int rows = Math.max(h - ch + stride - 1, 0) / stride + 1, cols = Math.max(w - cw + stride - 1, 0) / stride + 1;
-        java.util.List<CropBox> out = new java.util.ArrayList<>(rows * cols);
+        List<CropBox> out = new ArrayList<>(rows * cols);
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < cols; c++) {
                 int y2 = Math.min(r * stride + ch, h), x2 = Math.min(c * stride + cw, w);

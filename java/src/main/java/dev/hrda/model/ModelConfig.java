@@ -1,5 +1,9 @@
 package dev.hrda.model;
 
+import java.util.Arrays;
+import java.util.Map;
+import java.util.regex.Pattern;
+
 /**
  * A whole segmentor: encoder, decode head, and for HRDA the scale-attention head and the
  * multi-resolution settings ({@code hrda} null = plain DAFormer / source-only EncoderDecoder).
@@ -52,8 +56,8 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
         throw new IllegalArgumentException("unknown model '" + name + "' (daformer_mitb0…5, hrda_mitb0…5, tiny_daformer, tiny_hrda)");
     }
 
-    private static final java.util.regex.Pattern BLOCK = java.util.regex.Pattern.compile("(?:^|\\.)block([1-4])\\.(\\d+)\\.");
-    private static final java.util.regex.Pattern EMBED = java.util.regex.Pattern.compile("(?:^|\\.)patch_embed([1-4])\\.proj\\.weight$");
+    private static final Pattern BLOCK = Pattern.compile("(?:^|\\.)block([1-4])\\.(\\d+)\\.");
+    private static final Pattern EMBED = Pattern.compile("(?:^|\\.)patch_embed([1-4])\\.proj\\.weight$");
 
     /**
      * The model a checkpoint was saved from, read off its names and shapes (any prefix:
@@ -64,7 +68,7 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
      *
      * @throws IllegalArgumentException naming what could not be recognised
      */
-    public static ModelConfig guess(java.util.Map<String, int[]> shapes) {
+    public static ModelConfig guess(Map<String, int[]> shapes) {
         int[] dims = new int[4], depths = new int[4];
         boolean hrda = false;
         int embed = 256, classes = 19;
@@ -81,12 +85,12 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
         }
         for (int v = 0; v <= 5; v++) {
             MitConfig mit = MitConfig.named("mit_b" + v);
-            if (java.util.Arrays.equals(mit.embedDims(), dims) && java.util.Arrays.equals(mit.depths(), depths)) {
+            if (Arrays.equals(mit.embedDims(), dims) && Arrays.equals(mit.depths(), depths)) {
                 String name = (hrda ? "hrda" : "daformer") + "_mitb" + v;
                 return hrda ? hrda(name, mit, embed, classes, HrdaConfig.defaults()) : daformer(name, mit, embed, classes);
             }
         }
-        throw new IllegalArgumentException("no MiT variant has patch-embedding widths " + java.util.Arrays.toString(dims)
-                                           + " and blocks per stage " + java.util.Arrays.toString(depths) + " (name the model with --model)");
+        throw new IllegalArgumentException("no MiT variant has patch-embedding widths " + Arrays.toString(dims)
+                                           + " and blocks per stage " + Arrays.toString(depths) + " (name the model with --model)");
     }
 }

@@ -3,6 +3,7 @@ package dev.hrda.tensor;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * Scratch scope for one step: every tensor allocated on this thread while the arena is the
@@ -58,7 +59,7 @@ public final class Arena implements AutoCloseable {
      * Closes this arena, handing the tensors {@code survives} accepts to the enclosing arena
      * (or to the caller if there is none) and freeing the others now.
      */
-    public void closeKeeping(java.util.function.Predicate<Tensor> survives) {
+    public void closeKeeping(Predicate<Tensor> survives) {
         Arena parent = parent();
         for (int i = owned.size() - 1; i >= 0; i--) {
             Tensor t = owned.get(i);
