@@ -12,7 +12,7 @@ int hrda_cpu_im2col(int dtype, long C, long H, long W, long KH, long KW, long ph
   HRDA_CONV_CHECKS("im2col"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(col);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* in = (const T*)x; T* out = (T*)col;
-    _Pragma("omp parallel for collapse(3) schedule(static)")
+    _Pragma("omp parallel for collapse(3) schedule(static) if (C * KH * KW * Ho * Wo > 32768)")
     for (long c = 0; c < C; c++)
       for (long kh = 0; kh < KH; kh++)
         for (long kw = 0; kw < KW; kw++) {
@@ -34,7 +34,7 @@ int hrda_cpu_col2im(int dtype, long C, long H, long W, long KH, long KW, long ph
   HRDA_DISPATCH_FLOAT(dtype,
     const T* in = (const T*)col; T* out = (T*)x;
     // One channel per thread: the kernel taps of a channel only write that channel.
-    _Pragma("omp parallel for schedule(static)")
+    _Pragma("omp parallel for schedule(static) if (C * KH * KW * Ho * Wo > 32768)")
     for (long c = 0; c < C; c++) {
       T* xc = out + c * H * W;
       if (!accumulate) std::fill(xc, xc + H * W, (T)0);
@@ -61,7 +61,7 @@ int hrda_cpu_dwconv_forward(int dtype, long N, long C, long H, long W, long KH, 
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(y);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* b = (const T*)bias;
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (N * C * Ho * Wo * KH * KW > 32768)")
     for (long n = 0; n < N; n++)
       for (long c = 0; c < C; c++) {
         const T* xc = (const T*)x + (n * C + c) * H * W; const T* wc = (const T*)w + c * KH * KW;
@@ -88,7 +88,7 @@ int hrda_cpu_dwconv_backward_data(int dtype, long N, long C, long H, long W, lon
                                   const void* dy, const void* w, void* dx, int accumulate) {
   HRDA_CONV_CHECKS("dwconv_backward_data"); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(w); HRDA_CHECK_PTR(dx);
   HRDA_DISPATCH_FLOAT(dtype,
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (N * C * Ho * Wo * KH * KW > 32768)")
     for (long n = 0; n < N; n++)
       for (long c = 0; c < C; c++) {
         const T* gc = (const T*)dy + (n * C + c) * Ho * Wo; const T* wc = (const T*)w + c * KH * KW;
@@ -115,7 +115,7 @@ int hrda_cpu_dwconv_backward_weight(int dtype, long N, long C, long H, long W, l
                                     const void* x, const void* dy, void* dweight, void* dbias) {
   HRDA_CONV_CHECKS("dwconv_backward_weight"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(dweight);
   HRDA_DISPATCH_FLOAT(dtype,
-    _Pragma("omp parallel for schedule(static)")
+    _Pragma("omp parallel for schedule(static) if (N * C * Ho * Wo * KH * KW > 32768)")
     for (long c = 0; c < C; c++) {
       std::vector<double> acc((size_t)(KH * KW), 0.0); double accb = 0;
       for (long n = 0; n < N; n++) {

@@ -7,7 +7,7 @@ template <typename E>
 static void copy_box_t(long N, const E* src, long Cs, long Hs, long Ws, long cs, long hs, long ws,
                        E* dst, long Cd, long Hd, long Wd, long cd, long hd, long wd,
                        long Cc, long Hc, long Wc, bool acc) {
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) if (N * Cc * Hc * Wc > 32768)
   for (long n = 0; n < N; n++)
     for (long c = 0; c < Cc; c++)
       for (long h = 0; h < Hc; h++) {
@@ -52,7 +52,7 @@ int hrda_cpu_transpose(int dtype, long batch, long rows, long cols, const void* 
   HRDA_CHECK_SIZE(batch); HRDA_CHECK_SIZE(rows); HRDA_CHECK_SIZE(cols); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(y);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* a = (const T*)x; T* o = (T*)y; const long B = 32;
-    _Pragma("omp parallel for collapse(3) schedule(static)")
+    _Pragma("omp parallel for collapse(3) schedule(static) if (batch * rows * cols > 32768)")
     for (long b = 0; b < batch; b++)
       for (long r0 = 0; r0 < rows; r0 += B)
         for (long c0 = 0; c0 < cols; c0 += B)

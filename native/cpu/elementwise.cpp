@@ -48,7 +48,7 @@ int hrda_cpu_add_bias(int dtype, long outer, long C, long inner, void* y, const 
         for (long c = 0; c < C; c++) row[c] += b[c];
       }
     } else {
-      _Pragma("omp parallel for collapse(2) schedule(static)")
+      _Pragma("omp parallel for collapse(2) schedule(static) if (outer * C * inner > 32768)")
       for (long o = 0; o < outer; o++)
         for (long c = 0; c < C; c++) {
           T* row = p + (o * C + c) * inner; const T v = b[c];
@@ -82,7 +82,7 @@ int hrda_cpu_channel_sum(int dtype, long outer, long C, long inner, const void* 
         o[c] = accumulate ? o[c] + (T)s : (T)s;
       }
     } else {
-      _Pragma("omp parallel for schedule(static)")
+      _Pragma("omp parallel for schedule(static) if (outer * C * inner > 32768)")
       for (long c = 0; c < C; c++) {
         double s = 0;
         for (long k = 0; k < outer; k++) {

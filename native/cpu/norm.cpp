@@ -13,7 +13,7 @@ int hrda_cpu_layernorm_forward(int dtype, long rows, long cols, float eps,
   HRDA_CHECK(eps > 0, "layernorm_forward: eps %g must be positive", (double)eps);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* g = (const T*)gamma; const T* b = (const T*)beta;
-    _Pragma("omp parallel for schedule(static)")
+    _Pragma("omp parallel for schedule(static) if (rows * cols > 32768)")
     for (long r = 0; r < rows; r++) {
       const T* xr = (const T*)x + r * cols; T* yr = (T*)y + r * cols;
       double m = 0; for (long c = 0; c < cols; c++) m += xr[c]; m /= cols;
@@ -34,7 +34,7 @@ int hrda_cpu_layernorm_backward(int dtype, long rows, long cols,
     const T* g = (const T*)gamma;
     const int nt = omp_get_max_threads();
     std::vector<double> pg(dgamma ? (size_t)nt * cols : 0, 0.0), pb(dbeta ? (size_t)nt * cols : 0, 0.0);
-    _Pragma("omp parallel")
+    _Pragma("omp parallel if (rows * cols > 32768)")
     {
       const int t = omp_get_thread_num();
       _Pragma("omp for schedule(static)")
@@ -78,7 +78,7 @@ int hrda_cpu_batchnorm_forward(int dtype, long N, long C, long HW, float eps, fl
   HRDA_DISPATCH_FLOAT(dtype,
     const T* xp = (const T*)x; T* yp = (T*)y; const T* g = (const T*)gamma; const T* b = (const T*)beta;
     T* rm = (T*)running_mean; T* rv = (T*)running_var;
-    _Pragma("omp parallel for schedule(static)")
+    _Pragma("omp parallel for schedule(static) if (N * C * HW > 32768)")
     for (long c = 0; c < C; c++) {
       double m, rs;
       if (training) {
@@ -108,7 +108,7 @@ int hrda_cpu_batchnorm_backward(int dtype, long N, long C, long HW,
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(gamma); HRDA_CHECK_PTR(save_mean); HRDA_CHECK_PTR(save_rstd); HRDA_CHECK_PTR(dy);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* xp = (const T*)x; const T* gp = (const T*)dy;
-    _Pragma("omp parallel for schedule(static)")
+    _Pragma("omp parallel for schedule(static) if (N * C * HW > 32768)")
     for (long c = 0; c < C; c++) {
       const double m = ((const T*)save_mean)[c], rs = ((const T*)save_rstd)[c], cnt = (double)N * HW;
       double sg = 0, sgx = 0;

@@ -15,7 +15,7 @@ int hrda_cpu_resize_bilinear_forward(int dtype, long NC, long Hi, long Wi, long 
   RESIZE_CHECKS("resize_bilinear_forward"); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(y);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* in = (const T*)x; T* out = (T*)y;
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (NC * Ho * Wo > 32768)")
     for (long p = 0; p < NC; p++)
       for (long oh = 0; oh < Ho; oh++) {
         const Tap th = source_tap(scale_h, oh, Hi);
@@ -35,7 +35,7 @@ int hrda_cpu_resize_bilinear_backward(int dtype, long NC, long Hi, long Wi, long
   HRDA_DISPATCH_FLOAT(dtype,
     const T* g = (const T*)dy; T* d = (T*)dx;
     // One plane per thread: the scatter never races.
-    _Pragma("omp parallel for schedule(static)")
+    _Pragma("omp parallel for schedule(static) if (NC * Ho * Wo > 32768)")
     for (long p = 0; p < NC; p++) {
       T* dp = d + p * Hi * Wi;
       if (!accumulate) std::fill(dp, dp + Hi * Wi, (T)0);
@@ -59,7 +59,7 @@ int hrda_cpu_resize_bilinear_backward(int dtype, long NC, long Hi, long Wi, long
 
 template <typename E>
 static void nearest_t(long NC, long Hi, long Wi, long Ho, long Wo, float sh, float sw, const E* in, E* out) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (NC * Ho * Wo > 32768)
   for (long p = 0; p < NC; p++)
     for (long oh = 0; oh < Ho; oh++) {
       const long ih = std::min((long)std::floor(oh * (double)sh), Hi - 1);

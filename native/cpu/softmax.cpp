@@ -11,7 +11,7 @@ int hrda_cpu_softmax_forward(int dtype, long outer, long C, long inner, const vo
   HRDA_CHECK(outer >= 0 && C > 0 && inner > 0, "softmax_forward: outer %ld, C %ld, inner %ld", outer, C, inner);
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(y);
   HRDA_DISPATCH_FLOAT(dtype,
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (outer * C * inner > 32768)")
     for (long o = 0; o < outer; o++)
       for (long i = 0; i < inner; i++) {
         const T* xp = (const T*)x + o * C * inner + i; T* yp = (T*)y + o * C * inner + i;
@@ -27,7 +27,7 @@ int hrda_cpu_softmax_backward(int dtype, long outer, long C, long inner, const v
   HRDA_CHECK(outer >= 0 && C > 0 && inner > 0, "softmax_backward: outer %ld, C %ld, inner %ld", outer, C, inner);
   HRDA_CHECK_PTR(y); HRDA_CHECK_PTR(dy); HRDA_CHECK_PTR(dx);
   HRDA_DISPATCH_FLOAT(dtype,
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (outer * C * inner > 32768)")
     for (long o = 0; o < outer; o++)
       for (long i = 0; i < inner; i++) {
         const long base = o * C * inner + i;
@@ -57,7 +57,7 @@ int hrda_cpu_cross_entropy_forward(int dtype, long N, long C, long HW, const voi
                 "sample %ld pixel %ld has value %d", bad_count, C, ignore_index, bad / (HW ? HW : 1), bad % (HW ? HW : 1), bad_value);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* w = (const T*)weight;
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (N * C * HW > 32768)")
     for (long n = 0; n < N; n++)
       for (long p = 0; p < HW; p++) {
         const int l = labels[n * HW + p]; T* out = (T*)loss + n * HW + p;
@@ -78,7 +78,7 @@ int hrda_cpu_cross_entropy_backward(int dtype, long N, long C, long HW, const vo
   HRDA_CHECK_PTR(logits); HRDA_CHECK_PTR(labels); HRDA_CHECK_PTR(dlogits);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* w = (const T*)weight;
-    _Pragma("omp parallel for collapse(2) schedule(static)")
+    _Pragma("omp parallel for collapse(2) schedule(static) if (N * C * HW > 32768)")
     for (long n = 0; n < N; n++)
       for (long p = 0; p < HW; p++) {
         const int l = labels[n * HW + p];
