@@ -4,14 +4,11 @@ import dev.hrda.autograd.F;
 import dev.hrda.autograd.Tape;
 import dev.hrda.kernels.CpuKernels;
 import dev.hrda.kernels.CudaKernels;
-import dev.hrda.kernels.CudaRuntime;
 import dev.hrda.kernels.NativeException;
 import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.DType;
-import dev.hrda.tensor.MemoryStats;
 import dev.hrda.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import dev.hrda.testing.GpuParity;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -47,33 +44,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * with a second CpuBackend standing in for CUDA.
  */
 @Tag("gpu")
-class CudaAttentionParityTest {
-    private static final boolean SELF_TEST = Boolean.getBoolean("hrda.parity.selftest");
+class CudaAttentionParityTest extends GpuParity {
     private static final DType F32 = DType.F32, F64 = DType.F64, BF16 = DType.BF16;
-
-    private Backend cpu;
-    private Backend gpu;
-    private MemoryStats.Snapshot start;
-
-    @BeforeEach
-    void setUp() {
-        assumeTrue(SELF_TEST || CudaRuntime.probe().usable(), () -> "CUDA not usable: " + CudaRuntime.probe().reason());
-        cpu = new CpuBackend();
-        gpu = SELF_TEST ? new CpuBackend() : new CudaBackend(0);
-        start = MemoryStats.Snapshot.take();
-    }
-
-    @AfterEach
-    void tearDown() {
-        if (gpu == null) return;  // skipped
-        try {
-            gpu.synchronize();
-            assertEquals(start, MemoryStats.Snapshot.take(), "live allocations must return to their starting values");
-        } finally {
-            gpu.close();
-            cpu.close();
-        }
-    }
 
     // =====================================================================================
     // helpers

@@ -1,12 +1,9 @@
 package dev.hrda.backend;
 
-import dev.hrda.kernels.CudaRuntime;
 import dev.hrda.kernels.NativeException;
 import dev.hrda.tensor.DType;
-import dev.hrda.tensor.MemoryStats;
 import dev.hrda.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import dev.hrda.testing.GpuParity;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -38,8 +35,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * second CpuBackend standing in for CUDA (f32 only), which checks the tests themselves without a GPU.
  */
 @Tag("gpu")
-class CudaParityTest {
-    private static final boolean SELF_TEST = Boolean.getBoolean("hrda.parity.selftest");
+class CudaParityTest extends GpuParity {
     private static final DType F32 = DType.F32, BF16 = DType.BF16;
 
     /** Elementwise tolerance: |got - ref| <= atol * scale + rtol * |ref|, scale = max(1, max|ref|) when scaled. */
@@ -56,32 +52,6 @@ class CudaParityTest {
      * terms, not of the result; so the absolute part scales with max|ref| and rtol is 1e-3.
      */
     static final Tol LONG = new Tol(1e-4, 1e-3, true);
-
-    private Backend cpu;
-    private Backend gpu;
-    private MemoryStats.Snapshot start;
-
-    @BeforeEach
-    void setUp() {
-        assumeTrue(SELF_TEST || CudaRuntime.probe().usable(), () -> "CUDA not usable: " + CudaRuntime.probe().reason());
-        cpu = new CpuBackend();
-        gpu = SELF_TEST ? new CpuBackend() : new CudaBackend(0);
-        start = MemoryStats.Snapshot.take();
-    }
-
-    @AfterEach
-    void tearDown() {
-        if (gpu == null) return;  // skipped
-        try {
-            gpu.synchronize();
-            MemoryStats.Snapshot end = MemoryStats.Snapshot.take();
-            assertEquals(start, end, "live allocations must return to their starting values (leak in a backend op?)");
-        } finally {
-            gpu.close();
-            gpu.close();  // idempotent
-            cpu.close();
-        }
-    }
 
     // =====================================================================================
     // harness

@@ -4,15 +4,14 @@ import dev.hrda.autograd.F;
 import dev.hrda.autograd.Tape;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.CpuBackend;
-import dev.hrda.backend.CudaBackend;
 import dev.hrda.io.Checkpoints;
 import dev.hrda.io.LoadOptions;
 import dev.hrda.io.StoredTensor;
 import dev.hrda.io.TensorFile;
-import dev.hrda.kernels.CudaRuntime;
 import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
+import dev.hrda.testing.GpuParity;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -22,7 +21,6 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The whole tiny HRDA on CUDA (f32, fused attention, cuDNN/cuBLAS) against the CPU in f64 with
@@ -72,14 +70,13 @@ class ModelCudaParityTest {
     }
 
     @Test void tinyHrdaTrainingStepMatchesTheCpu() throws Exception {
-        boolean selfTest = Boolean.getBoolean("hrda.parity.selftest");
-        assumeTrue(selfTest || CudaRuntime.probe().usable(), () -> "CUDA not usable: " + CudaRuntime.probe().reason());
+        GpuParity.assumeGpu();
         Path weights = Path.of(ModelCudaParityTest.class.getResource("/model/tiny_hrda.safetensors").toURI());
         Step ref, got;
         try (Backend cpu = new CpuBackend()) {
             ref = trainingStep(cpu, DType.F64, weights);
         }
-        try (Backend gpu = selfTest ? new CpuBackend() : new CudaBackend(0)) {
+        try (Backend gpu = GpuParity.openGpu()) {
             got = trainingStep(gpu, DType.F32, weights);
         }
         assertEquals(ref.loss(), got.loss(), 1e-5 * Math.abs(ref.loss()), "loss");
