@@ -4,11 +4,11 @@
 //  - layernorm_forward: one warp per row, warp-shuffle sums; the row is read three times
 //    (mean, centred variance, output), the re-reads hit L1. 16-byte packs when cols allows.
 //  - layernorm_backward: one warp per row for dx (sums of dy*gamma and dy*gamma*xhat); the
-//    same pass accumulates dgamma/dbeta per block in shared memory, block partials go to a
-//    workspace and a per-column pass adds them to dgamma/dbeta in a fixed order. The warps of a
-//    block add into shared memory with float atomics, so the order of those additions (and the
-//    last bits of dgamma/dbeta) can differ between runs; dx is deterministic. Very wide rows
-//    (shared memory too small) use the generic column reduction of reduce.cuh instead.
+//    same pass accumulates dgamma/dbeta in shared memory, one slice per warp (a column of a
+//    slice is only ever touched by the one lane that owns it, so no atomics), the block sums its
+//    warps' slices in warp order into a workspace and a per-column pass adds the block partials
+//    to dgamma/dbeta in block order: bit-identical results run to run on a given GPU. Wide rows
+//    (kLnWarps*2*cols floats over 48 KiB, cols > 768) use the column reduction of reduce.cuh.
 //  - batchnorm: per-channel sums by the two-stage reduction of reduce.cuh (forward: sums of
 //    x - x[0,c,0] and its square, a shift that keeps the variance well conditioned); a
 //    per-channel finalize writes save/running stats and the affine coefficients; then one
@@ -60,14 +60,16 @@ __global__ void ln_forward_kernel(long rows, long cols, float eps, const T* x, c
 }
 
 // part != nullptr: dgamma/dbeta block partials, part[(blockIdx.x*2 + {0,1})*cols + c]
-// (shared memory 2*cols floats)
+// (shared memory kLnWarps*2*cols floats: warp w's sums of dy*xhat at [w*2*cols + c], of dy at
+// [w*2*cols + cols + c])
 template <int V, typename T>
 __global__ void ln_backward_kernel(long rows, long cols, const T* x, const T* gamma, const float* mean,
                                    const float* rstd, const T* dy, T* dx, int acc, float* part) {
   extern __shared__ float sh[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float* mine = sh + (long)warp * 2 * cols;
   if (part) {
-    for (long c = threadIdx.x; c < 2 * cols; c += blockDim.x) sh[c] = 0.f;
+    for (long c = threadIdx.x; c < kLnWarps * 2 * cols; c += blockDim.x) sh[c] = 0.f;
     __syncthreads();
   }
   const float inv = 1.f / (float)cols;
@@ -87,8 +89,8 @@ __global__ void ln_backward_kernel(long rows, long cols, const T* x, const T* ga
         sg += gg;
         sgx += gg * xh;
         if (part) {
-          atomicAdd(&sh[c + j], gv[j] * xh);
-          atomicAdd(&sh[cols + c + j], gv[j]);
+          mine[c + j] += gv[j] * xh;  // this lane owns columns c..c+V-1 of its warp's slice
+          mine[cols + c + j] += gv[j];
         }
       }
     }
@@ -115,7 +117,12 @@ __global__ void ln_backward_kernel(long rows, long cols, const T* x, const T* ga
   if (part) {
     __syncthreads();
     float* out = part + (long)blockIdx.x * 2 * cols;
-    for (long c = threadIdx.x; c < 2 * cols; c += blockDim.x) out[c] = sh[c];
+    for (long c = threadIdx.x; c < 2 * cols; c += blockDim.x) {
+      float t = 0.f;
+#pragma unroll
+      for (int w = 0; w < kLnWarps; w++) t += sh[(long)w * 2 * cols + c];  // fixed order
+      out[c] = t;
+    }
   }
 }
 
@@ -259,7 +266,8 @@ int hrda_cuda_layernorm_backward(int dtype, long rows, long cols, const void* x,
     constexpr int V = vec_width<T>();
     const bool vec = cols % V == 0 && aligned16(x) && aligned16(gamma) && aligned16(dy) && aligned16(dx);
     const bool params = dgamma || dbeta;
-    const size_t smem = 2 * (size_t)cols * sizeof(float);
+    const size_t part_bytes = 2 * (size_t)cols * sizeof(float);  // one block's partials
+    const size_t smem = kLnWarps * part_bytes;                     // one slice per warp
     const bool fused = params && smem <= 48 * 1024;
     unsigned int g = grid_for(rows * 32);
     if (fused) {
@@ -267,7 +275,7 @@ int hrda_cuda_layernorm_backward(int dtype, long rows, long cols, const void* x,
       if (g > cap) g = (unsigned int)cap;
     }
     Workspace ws(st);
-    if (fused) HRDA_WS_ALLOC(ws, (size_t)g * smem);
+    if (fused) HRDA_WS_ALLOC(ws, (size_t)g * part_bytes);
     float* part = fused ? ws.as<float>() : nullptr;
     if (dx || fused) {
       const size_t sm = fused ? smem : 0;

@@ -56,6 +56,10 @@ import static dev.hrda.kernels.CudaKernels.*;
  * so they match {@link CpuBackend} to f32 rounding; {@code -Dhrda.cuda.tf32=true} allows TF32
  * (what PyTorch does for convolutions by default). {@code -Dhrda.cudnn=false} replaces cuDNN by
  * im2col + cuBLAS (also used automatically where cuDNN has no algorithm for a shape/dtype).
+ *
+ * <p>Reproducibility: every kernel of ours gives bit-identical results run to run on a given GPU
+ * (no float atomics), and cuDNN algorithms are restricted to deterministic ones;
+ * {@code -Dhrda.cudnn.deterministic=false} admits cuDNN's non-deterministic algorithms too.
  */
 @SuppressWarnings("deprecation")  // cuDNN 9 marks the legacy convolution API deprecated; it is still in libcudnn_cnn.so.9
 public final class CudaBackend implements Backend {
@@ -68,6 +72,7 @@ public final class CudaBackend implements Backend {
 
     private static final boolean TF32 = Boolean.getBoolean("hrda.cuda.tf32");
     private static final long WORKSPACE_LIMIT = Long.getLong("hrda.cudnn.workspaceLimit", 1L << 30);
+    private static final boolean DETERMINISTIC = !"false".equalsIgnoreCase(System.getProperty("hrda.cudnn.deterministic"));
 
     private final int device;
     private final boolean useCudnn;
@@ -637,18 +642,19 @@ public final class CudaBackend implements Backend {
         String why = st != 0 ? "heuristics failed: " + cudnnStatus(st) : "no algorithm";
         try (SizeTPointer ws = new SizeTPointer(1)) {
             for (int i = 0; st == 0 && i < Math.min(count[0], req); i++) {
-                int status, algo, mathType;
+                int status, algo, mathType, determinism;
                 if (dir == FWD) {
                     cudnnConvolutionFwdAlgoPerf_t r = ((cudnnConvolutionFwdAlgoPerf_t) perfs).getPointer(i);
-                    status = r.status(); algo = r.algo(); mathType = r.mathType();
+                    status = r.status(); algo = r.algo(); mathType = r.mathType(); determinism = r.determinism();
                 } else if (dir == BWD_DATA) {
                     cudnnConvolutionBwdDataAlgoPerf_t r = ((cudnnConvolutionBwdDataAlgoPerf_t) perfs).getPointer(i);
-                    status = r.status(); algo = r.algo(); mathType = r.mathType();
+                    status = r.status(); algo = r.algo(); mathType = r.mathType(); determinism = r.determinism();
                 } else {
                     cudnnConvolutionBwdFilterAlgoPerf_t r = ((cudnnConvolutionBwdFilterAlgoPerf_t) perfs).getPointer(i);
-                    status = r.status(); algo = r.algo(); mathType = r.mathType();
+                    status = r.status(); algo = r.algo(); mathType = r.mathType(); determinism = r.determinism();
                 }
                 if (status != cudnn.CUDNN_STATUS_SUCCESS || !mathAllowed(d, mathType)) continue;
+                if (DETERMINISTIC && determinism != cudnn.CUDNN_DETERMINISTIC) { why = "no deterministic algorithm"; continue; }
                 int mt = runMath(d, mathType);
                 if (cudnn.cudnnSetConvolutionMathType(p.conv, mt) != 0) continue;
                 ws.put(0, 0L);

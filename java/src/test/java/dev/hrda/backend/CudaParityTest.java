@@ -602,9 +602,10 @@ class CudaParityTest extends GpuParity {
 
     @Test
     void layerNorm() {
-        // {3000, 64}: more rows than CTAs (the block-partial dgamma/dbeta path loops); {7, 6200}:
-        // 2*cols floats exceed 48 KiB of shared memory (the column-reduction fallback)
-        for (int[] rc : new int[][] {{37, 67}, {5, 512}, {129, 3}, {3000, 64}, {7, 6200}}) {
+        // {3000, 64}: more rows than CTAs (the block-partial dgamma/dbeta path loops); {9, 768}: the
+        // per-warp dgamma/dbeta slices fill exactly 48 KiB of shared memory; {7, 800}, {7, 6200}:
+        // over 48 KiB (the column-reduction fallback)
+        for (int[] rc : new int[][] {{37, 67}, {5, 512}, {129, 3}, {3000, 64}, {9, 768}, {7, 800}, {7, 6200}}) {
             int rows = rc[0], cols = rc[1];
             float[] x = rand(30 + cols, rows * cols, -2, 3), g = rand(31, cols, 0.5, 1.5), b = rand(32, cols);
             float[] dy = rand(33, rows * cols), dx0 = rand(34, rows * cols), dg0 = rand(35, cols), db0 = rand(36, cols);
@@ -624,6 +625,73 @@ class CudaParityTest extends GpuParity {
                     r.b.layerNormBackward(xt, gt, mean, rstd, r.x(dy, rows, cols), dx, dg, db, rows, cols, acc);
                     return r.read(dx, dg, db);
                 });
+            }
+        }
+    }
+
+    /**
+     * Backward passes that reduce over many elements (parameter gradients, gathers from
+     * overlapping windows) give bit-identical results when run again on the same inputs: our
+     * kernels use no float atomics and cuDNN is restricted to deterministic algorithms.
+     */
+    @Test
+    void backwardIsDeterministic() {
+        for (DType d : new DType[] {F32, BF16}) {
+            for (int[] rc : new int[][] {{20000, 512}, {3001, 64}, {50, 2000}}) {
+                int rows = rc[0], cols = rc[1];
+                float[] x = rand(90, rows * cols, -2, 3), g = rand(91, cols, 0.5, 1.5), b = rand(92, cols), dy = rand(93, rows * cols);
+                sameBits("layerNormBackward " + rows + "x" + cols, d, r -> {
+                    Tensor xt = r.x(x, rows, cols), gt = r.x(g, cols);
+                    Tensor y = r.out(rows, cols), mean = r.outF32(rows), rstd = r.outF32(rows);
+                    r.b.layerNorm(xt, gt, r.x(b, cols), y, mean, rstd, rows, cols, 1e-6f);
+                    Tensor dx = r.out(rows, cols), dg = r.x(new float[cols], cols), db = r.x(new float[cols], cols);
+                    r.b.layerNormBackward(xt, gt, mean, rstd, r.x(dy, rows, cols), dx, dg, db, rows, cols, false);
+                    return r.read(dx, dg, db);
+                });
+            }
+            int n = 2, c = 64, hw = 4099;
+            float[] x = rand(94, n * c * hw), g = rand(95, c, 0.5, 1.5), b = rand(96, c), dy = rand(97, n * c * hw);
+            sameBits("batchNormBackward", d, r -> {
+                Tensor xt = r.x(x, n, c, hw), gt = r.x(g, c);
+                Tensor y = r.out(n, c, hw), rm = r.f32(new float[c], c), rv = r.f32(new float[c], c), sm = r.outF32(c), sr = r.outF32(c);
+                r.b.batchNorm(xt, gt, r.x(b, c), y, rm, rv, sm, sr, n, c, hw, 1e-5f, 0.1f, true);
+                Tensor dx = r.out(n, c, hw), dg = r.x(new float[c], c), db = r.x(new float[c], c);
+                r.b.batchNormBackward(xt, gt, sm, sr, r.x(dy, n, c, hw), dx, dg, db, n, c, hw, false);
+                return r.read(dx, dg, db);
+            });
+            for (ConvSpec s : new ConvSpec[] {ConvSpec.of(2, 64, 33, 35, 48, 3, 1, 1, 1, 1), ConvSpec.of(2, 96, 64, 64, 96, 3, 1, 1, 1, 96),
+                                              ConvSpec.of(2, 64, 40, 40, 32, 3, 1, 6, 6, 1)}) {
+                int[] xs = {s.n(), s.c(), s.h(), s.w()}, ws = s.weightShape(), ys = s.outShape();
+                float[] cx = rand(98, numel(xs)), cw = rand(99, numel(ws), -0.5, 0.5), cdy = rand(100, numel(ys));
+                sameBits("conv backward " + tag(s), d, r -> {
+                    Tensor dx = r.out(xs), dw = r.x(new float[numel(ws)], ws), db = r.x(new float[s.k()], s.k());
+                    r.b.conv2dBackwardData(s, r.x(cdy, ys), r.x(cw, ws), dx, false);
+                    r.b.conv2dBackwardWeight(s, r.x(cx, xs), r.x(cdy, ys), dw, db);
+                    return r.read(dx, dw, db);
+                });
+            }
+            int nc = 38, hi = 17, wi = 19, ho = 64, wo = 72;
+            float[] rdy = rand(101, nc * ho * wo);
+            sameBits("resizeBilinearBackward", d, r -> {
+                Tensor dx = r.out(nc, hi, wi);
+                r.b.resizeBilinearBackward(r.x(rdy, nc, ho, wo), dx, nc, hi, wi, ho, wo, (float) hi / ho, (float) wi / wo, false);
+                return r.read(dx);
+            });
+        }
+    }
+
+    /** Runs op three times on the GPU backend with dtype d and requires bit-identical outputs. */
+    private void sameBits(String name, DType d, Op op) {
+        if (SELF_TEST && d != F32) return;
+        float[][] first = runOn(gpu, d, false, op);
+        for (int run = 1; run < 3; run++) {
+            float[][] again = runOn(gpu, d, false, op);
+            for (int i = 0; i < first.length; i++) {
+                if (!Arrays.equals(first[i], again[i])) {
+                    int at = Arrays.mismatch(first[i], again[i]);
+                    fail(name + " [" + d + ", output " + i + "]: run " + run + " differs from run 0 at element " + at + ": "
+                         + again[i][at] + " vs " + first[i][at]);
+                }
             }
         }
     }
