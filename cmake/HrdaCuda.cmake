@@ -6,7 +6,8 @@ set(HRDA_USE_CUDA OFF)
 if(NOT HRDA_CUDA STREQUAL "OFF")
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
     # CMake 3.25 cannot detect a default architecture without a GPU: name them explicitly.
-    set(CMAKE_CUDA_ARCHITECTURES "80;86;89;90")
+    # Machine code for each; PTX only for the newest (JIT-compiled on later GPUs).
+    set(CMAKE_CUDA_ARCHITECTURES "80-real;86-real;89-real;90")
   endif()
   if(NOT CMAKE_CUDA_COMPILER)
     find_program(HRDA_NVCC nvcc HINTS ENV CUDA_HOME ENV CUDA_PATH PATH_SUFFIXES bin PATHS /usr/local/cuda/bin)
@@ -28,9 +29,15 @@ if(HRDA_USE_CUDA)
   find_package(CUDAToolkit REQUIRED)
   file(GLOB HRDA_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cuda/*.cu)
   add_library(hrda_cuda SHARED ${HRDA_CUDA_SOURCES})
-  string(REPLACE ";" " sm_" HRDA_ARCHS "sm_${CMAKE_CUDA_ARCHITECTURES}")
+  string(REGEX REPLACE "-(real|virtual)" "" HRDA_ARCHS "${CMAKE_CUDA_ARCHITECTURES}")
+  string(REPLACE ";" " sm_" HRDA_ARCHS "sm_${HRDA_ARCHS}")
   target_compile_definitions(hrda_cuda PRIVATE HRDA_CUDA_ARCHS="${HRDA_ARCHS}")
   target_compile_options(hrda_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -O3 -lineinfo>)
+  if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.8)
+    # fatbins compressed for size (~5x smaller library, decompressed once at load): the bundle
+    # carried to GPU machines must stay small
+    target_compile_options(hrda_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--compress-mode=size>)
+  endif()
   # Shared cudart: one runtime instance in the process, shared with the cuBLAS/cuDNN bindings.
   set_target_properties(hrda_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Shared CUDA_STANDARD 17)
   target_link_libraries(hrda_cuda PRIVATE CUDA::cudart)
