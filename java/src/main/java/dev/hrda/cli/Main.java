@@ -13,6 +13,7 @@ public final class Main {
 
     static {
         register(new InfoCommand());
+        register(new TestCommand());
         register(new ConvertCommand());
         register(new DataCheckCommand());
         register(new SynthCommand());

@@ -77,6 +77,11 @@ public final class Pipeline {
 
         public int width() { return width; }
         public int height() { return height; }
+        /** Size of the decoded image, before Resize (where test-time predictions are compared). */
+        public int originalWidth() { return image.cols(); }
+        public int originalHeight() { return image.rows(); }
+        /** The decoded BGR image at its original size; owned by this Prepared, valid until close(). */
+        public Mat image() { return image; }
         public byte[] label() { return label; }
         public Path file() { return file; }
 

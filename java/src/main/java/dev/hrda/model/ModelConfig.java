@@ -38,6 +38,15 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
     }
 
     /**
+     * The same HRDA model with its scale attention fixed: 0 = context (LR) only, 1 = detail (HR)
+     * only, as HRDA's {@code tools/test.py --hrda-out LR|HR} sets it.
+     */
+    public ModelConfig withFixedAttention(double value) {
+        if (!isHrda()) throw new IllegalArgumentException(name + " is not an HRDA model: it has no scale attention to fix");
+        return new ModelConfig(name, backbone, head, attentionHead, hrda.withFixedAttention(value), testCrop, testStride);
+    }
+
+    /**
      * Named models: {@code daformer_mitbN}, {@code hrda_mitbN} (N = 0…5; 19 Cityscapes classes,
      * embed 256), and the reference fixtures' {@code tiny_daformer} / {@code tiny_hrda}.
      */

@@ -1,35 +1,18 @@
 package dev.hrda.data;
 
-import dev.hrda.cli.Main;
+import dev.hrda.testing.Cli.Run;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static dev.hrda.testing.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The data commands through the CLI entry point. */
 class CliTest {
-    record Run(int status, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream o = System.out, e = System.err;
-        ByteArrayOutputStream bo = new ByteArrayOutputStream(), be = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(bo, true));
-            System.setErr(new PrintStream(be, true));
-            int st = Main.run(args);
-            return new Run(st, bo.toString(), be.toString());
-        } finally {
-            System.setOut(o);
-            System.setErr(e);
-        }
-    }
-
     @Test
     void synthConvertAndCheck(@TempDir Path tmp) throws Exception {
         Run s = run("synth", "--out", tmp.toString(), "--size", "128x64", "--count", "8", "--seed", "4", "-q");

@@ -1,5 +1,6 @@
 package dev.hrda.data;
 
+import dev.hrda.testing.Fixtures;
 import org.bytedeco.opencv.opencv_core.Mat;
 
 import java.io.IOException;
@@ -10,19 +11,13 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 /** Helpers for the data tests: the shared fixtures and small files made on the fly. */
 final class TestFiles {
     private TestFiles() {}
 
     /** ../shared/fixtures (system property hrda.fixtures, set by surefire). */
     static Path fixtures() {
-        String p = System.getProperty("hrda.fixtures");
-        Path root = p != null ? Path.of(p) : Path.of("../../shared/fixtures");
-        root = root.toAbsolutePath().normalize();
-        assertTrue(Files.isDirectory(root.resolve("cityscapes")), "fixtures not found at " + root);
-        return root;
+        return Fixtures.root();
     }
 
     /** Copies a fixture directory into dst (tests never write into the fixtures). */

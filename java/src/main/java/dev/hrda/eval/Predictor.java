@@ -1,0 +1,122 @@
+package dev.hrda.eval;
+
+import dev.hrda.autograd.F;
+import dev.hrda.autograd.Tape;
+import dev.hrda.backend.Backend;
+import dev.hrda.data.Dataset;
+import dev.hrda.data.Images;
+import dev.hrda.data.Pipeline;
+import dev.hrda.data.PipelineConfig;
+import dev.hrda.data.Sample;
+import dev.hrda.model.Segmentor;
+import dev.hrda.tensor.Arena;
+import dev.hrda.tensor.DType;
+import dev.hrda.tensor.Tensor;
+import org.bytedeco.javacpp.FloatPointer;
+
+import java.nio.FloatBuffer;
+
+/**
+ * mmseg's single-image test (tools/test.py: test pipeline, {@code simple_test} with rescale):
+ * the image is resized keeping its aspect ratio to the test scale (mmcv rescale: factor =
+ * min(long/long_edge, short/short_edge), bilinear) and normalised; the model's
+ * {@link Segmentor#inference} gives logits (whole image, or the slide test, as its config says);
+ * they are resized bilinearly (align_corners=False) to the original image size and the class
+ * of each pixel is their argmax. The ground truth stays at its original size.
+ *
+ * Every tensor of one image lives in an arena closed before {@link #predict} returns, so a long
+ * evaluation holds no more device memory after its thousandth image than after its first.
+ */
+public final class Predictor {
+    /**
+     * One image's result at its original size.
+     *
+     * @param classes predicted class per pixel, row-major
+     * @param label   the ground-truth train ids (255 = ignore), or null without a label
+     * @param bgr     the original image (BGR, interleaved) where asked for, else null
+     */
+    public record Prediction(Dataset.Item item, int width, int height, byte[] classes, byte[] label, byte[] bgr) {}
+
+    private final Segmentor model;
+    private final Pipeline pipeline;
+    private final Backend backend;
+    private final DType dtype;
+
+    /**
+     * Puts the model in evaluation mode (BatchNorm running statistics, no dropout), as mmseg's
+     * test does.
+     *
+     * @param scaleW test scale (mmcv img_scale), e.g. 2048 for HRDA, 1024 for DAFormer
+     * @param scaleH e.g. 1024 for HRDA, 512 for DAFormer
+     */
+    public Predictor(Segmentor model, int scaleW, int scaleH) {
+        if (model.config.numClasses() > ConfusionMatrix.IGNORE) throw new IllegalArgumentException("more than 255 classes do not fit a byte");
+        this.model = model;
+        // labels are read where an item has one (at their original size), never required here
+        this.pipeline = new Pipeline(PipelineConfig.test(scaleW, scaleH).withLabel(false));
+        Tensor anyParameter = model.parameters().get(0);
+        this.backend = anyParameter.backend();
+        this.dtype = anyParameter.dtype();
+        model.train(false);
+    }
+
+    public PipelineConfig config() { return pipeline.config(); }
+
+    /** Predicts one image (and reads its label where the item has one); with {@code keepImage} the original pixels too. */
+    public Prediction predict(Dataset.Item item, boolean keepImage) {
+        try (Pipeline.Prepared p = pipeline.prepare(item.image(), item.label())) {
+            Sample s = pipeline.finish(p, new int[] {0, 0, p.height(), p.width()}, false);
+            int w = p.originalWidth(), h = p.originalHeight();
+            byte[] classes = classify(s.image(), s.height(), s.width(), h, w);
+            return new Prediction(item, w, h, classes, s.label(), keepImage ? Images.toBytes(p.image()) : null);
+        }
+    }
+
+    /** Classes of a normalised CHW image, predicted at its size and compared at {@code outH x outW}. */
+    public byte[] classify(float[] chw, int height, int width, int outH, int outW) {
+        // with a recording tape, the parameters (which require gradients) would put every op on it
+        if (Tape.recording()) throw new IllegalStateException("test-time inference must run without a recording tape");
+        try (Arena image = Arena.open()) {
+            Tensor img = Tensor.empty(backend, dtype, 1, 3, height, width);
+            img.copyFrom(chw);
+            Tensor logits = model.inference(img);
+            if (logits.dim(2) != outH || logits.dim(3) != outW) logits = F.resize(logits, outH, outW);
+            return argmax(logits);
+        }
+    }
+
+    /**
+     * Index of the largest of the K logits of each pixel of a [1, K, H, W] tensor (the first one
+     * on ties, as torch.argmax). The logits come to the host in one copy (K·H·W floats; 160 MB
+     * for 19 classes at 2048×1024) and are compared plane by plane.
+     */
+    public static byte[] argmax(Tensor logits) {
+        if (logits.rank() != 4 || logits.dim(0) != 1) throw new IllegalArgumentException("argmax of one image [1, K, H, W], got " + logits.describe());
+        int k = logits.dim(1), plane = logits.dim(2) * logits.dim(3);
+        if (k > ConfusionMatrix.IGNORE) throw new IllegalArgumentException(k + " classes do not fit a byte");
+        try (Arena scratch = Arena.open()) {
+            Tensor f32 = logits;
+            if (logits.dtype() != DType.F32) {
+                f32 = Tensor.empty(logits.backend(), DType.F32, logits.shape());
+                logits.backend().convert(logits, f32);
+            }
+            byte[] best = new byte[plane];
+            float[] max = new float[plane], row = new float[plane];
+            try (FloatPointer host = new FloatPointer(f32.numel())) {
+                f32.backend().copyToHost(f32, host);
+                FloatBuffer all = host.asBuffer();
+                all.get(max);
+                for (int c = 1; c < k; c++) {
+                    all.get(row);
+                    for (int i = 0; i < plane; i++) {
+                        if (row[i] > max[i]) {
+                            max[i] = row[i];
+                            best[i] = (byte) c;
+                        }
+                    }
+                }
+            }
+            return best;
+        }
+    }
+}
