@@ -21,6 +21,7 @@ import org.apache.commons.cli.Options;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** {@code hrda info}: version, backend, device, CUDA/cuDNN versions, which native libraries load. */
@@ -88,7 +89,7 @@ final class InfoCommand implements Command {
             config = ModelConfig.named(model);
         } else {
             CheckpointInfo plain = CheckpointInfo.of(file);
-            Map<String, int[]> shapes = new java.util.LinkedHashMap<>();
+            Map<String, int[]> shapes = new LinkedHashMap<>();
             for (CheckpointInfo.Entry e : plain.entries()) shapes.put(e.name(), e.shape());
             try {
                 config = ModelConfig.guess(shapes);
