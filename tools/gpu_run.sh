@@ -4,11 +4,13 @@
 #   tools/gpu_run.sh [BUNDLE] [--only STEPS] [--selftest]
 #     BUNDLE   the bundle built by `tools/bundle.sh --tests`: a folder, or a .tgz of it (unpacked
 #              to /tmp/hrda-bundle); default .gpu/hrda-bundle.tgz if present, else dist/hrda-bundle
-#     --only   comma-separated subset of: info,tests,bench,model,torch (default all, in that order)
+#     --only   comma-separated subset of: info,export,tests,bench,model,torch (default all, in that order)
 #     --selftest  runs the gpu-tagged tests with -Dhrda.parity.selftest=true (a CpuBackend stands
 #              in for CUDA): checks the kit itself on a machine without a GPU
 # Steps:
 #   info   nvidia-smi, where cuBLAS/cuDNN are found, `hrda info --device cuda`
+#   export `hrda export` writes tiny_hrda as a .pth; torch.load(weights_only=True) must read it (needs
+#          python3 with torch, no GPU): $OUT/export_check.txt
 #   tests  the JUnit tests tagged "gpu" (CudaParityTest, ...) with the bundled java and the bundle's
 #          CUDA library: $OUT/junit/TEST-junit-jupiter.xml; without a usable GPU they skip with the reason
 #   bench  JMH KernelBench -p device=cuda -p dtype=f32,bf16, short iterations: $OUT/jmh-kernels.json
@@ -23,7 +25,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-bundle=""; only="info,tests,bench,model,torch"; selftest=0
+bundle=""; only="info,export,tests,bench,model,torch"; selftest=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
@@ -90,6 +92,27 @@ PY
   echo "-- hrda info --device cuda"
   if timeout $(( $(left) > 60 ? 60 : $(left) )) "$hrda" info --device cuda; then note "info: CUDA usable"
   else note "info: CUDA not usable (see hrda info above)"; fi
+fi
+
+if want export; then
+  section "export: a .pth from hrda export, read by torch.load(weights_only=True)"
+  if ! python3 -c 'import torch' 2>/dev/null; then
+    echo "export: skipped: python3 lacks torch"; note "export: skipped (no torch)"
+  elif "$hrda" export --model tiny_hrda --out "$OUT/tiny_hrda.pth" > "$OUT/export_check.txt" 2>&1 \
+       && python3 - "$OUT/tiny_hrda.pth" >> "$OUT/export_check.txt" 2>&1 <<'PY'
+import sys, torch
+ck = torch.load(sys.argv[1], map_location='cpu', weights_only=True)
+sd = ck['state_dict']
+assert all(k.startswith(('backbone.', 'decode_head.')) for k in sd), 'unexpected names'
+assert all(torch.isfinite(v.float()).all() for v in sd.values()), 'non-finite values'
+assert all(v.dtype == torch.int64 for k, v in sd.items() if k.endswith('num_batches_tracked'))
+print(f"torch {torch.__version__}: {len(sd)} tensors, {sum(v.numel() for v in sd.values())} elements, meta {ck['meta']}")
+PY
+  then
+    cat "$OUT/export_check.txt"; note "export: torch.load(weights_only=True) read hrda's .pth"
+  else
+    cat "$OUT/export_check.txt"; note "export: FAILED ($OUT/export_check.txt)"; status=1
+  fi
 fi
 
 if want tests; then

@@ -21,7 +21,6 @@ import org.apache.commons.cli.Options;
 
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** {@code hrda info}: version, backend, device, CUDA/cuDNN versions, which native libraries load. */
@@ -88,14 +87,11 @@ final class InfoCommand implements Command {
         if (model != null) {
             config = ModelConfig.named(model);
         } else {
-            CheckpointInfo plain = CheckpointInfo.of(file);
-            Map<String, int[]> shapes = new LinkedHashMap<>();
-            for (CheckpointInfo.Entry e : plain.entries()) shapes.put(e.name(), e.shape());
             try {
-                config = ModelConfig.guess(shapes);
+                config = ModelChoice.recognise(file);
                 System.out.println("model recognised from the file's names and shapes: " + config.name() + " (--model to choose another)");
             } catch (IllegalArgumentException e) {
-                System.out.println(plain);
+                System.out.println(CheckpointInfo.of(file));
                 System.out.println("model not recognised: " + e.getMessage());
                 return 0;
             }

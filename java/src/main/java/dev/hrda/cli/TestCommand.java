@@ -11,7 +11,6 @@ import dev.hrda.eval.Evaluator;
 import dev.hrda.eval.Predictor;
 import dev.hrda.eval.SegMetrics;
 import dev.hrda.io.CheckpointException;
-import dev.hrda.io.CheckpointInfo;
 import dev.hrda.io.Checkpoints;
 import dev.hrda.io.LoadOptions;
 import dev.hrda.io.LoadReport;
@@ -76,7 +75,7 @@ final class TestCommand implements Command {
         Path checkpoint = Path.of(cl.getOptionValue("checkpoint"));
         if (!Files.isRegularFile(checkpoint)) throw new CheckpointException(checkpoint, "checkpoint does not exist");
         HrdaOut out = parseHrdaOut(cl.getOptionValue("hrda-out", "FUSED"));
-        ModelConfig config = modelConfig(checkpoint, cl.getOptionValue("model"));
+        ModelConfig config = ModelChoice.of(checkpoint, cl.getOptionValue("model"));
         if (out != HrdaOut.FUSED) {
             if (!config.isHrda()) throw new IllegalArgumentException("--hrda-out " + out + " needs an HRDA model, " + config.name() + " is not one");
             config = config.withFixedAttention(out == HrdaOut.HR ? 1 : 0);
@@ -163,20 +162,6 @@ final class TestCommand implements Command {
 
     private static Double orNull(double v) {
         return Double.isNaN(v) ? null : v;
-    }
-
-    /** --model, or the model the checkpoint's names and shapes describe. */
-    private static ModelConfig modelConfig(Path checkpoint, String name) {
-        if (name != null) return ModelConfig.named(name);
-        Map<String, int[]> shapes = new LinkedHashMap<>();
-        for (CheckpointInfo.Entry e : CheckpointInfo.of(checkpoint).entries()) shapes.put(e.name(), e.shape());
-        try {
-            ModelConfig c = ModelConfig.guess(shapes);
-            System.out.println("model recognised from the checkpoint's names and shapes: " + c.name() + " (--model to choose another)");
-            return c;
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(checkpoint, "model not recognised: " + e.getMessage());
-        }
     }
 
     static String defaultSplit(DatasetKind kind) {

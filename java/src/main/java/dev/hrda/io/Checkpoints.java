@@ -80,6 +80,22 @@ public final class Checkpoints {
      * safetensors with {@code meta} (config text, iteration, ...) in __metadata__; atomic.
      */
     public static void save(Path file, Module model, Map<String, String> meta) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("format", "pt");  // the convention of safetensors files holding PyTorch names
+        if (meta != null) m.putAll(meta);
+        SafeTensors.write(file, torchState(model), m);
+    }
+
+    /**
+     * Writes the model as torch.save would, {@code {'meta': meta, 'state_dict': OrderedDict}}
+     * (see {@link TorchWriter}): mmseg's tools load it as one of their own checkpoints; atomic.
+     */
+    public static void savePth(Path file, Module model, Map<String, String> meta) {
+        TorchWriter.write(file, torchState(model), meta);
+    }
+
+    /** The model's state dict as PyTorch's would be: parameters, buffers and BatchNorm's batch counters. */
+    private static Map<String, StoredTensor> torchState(Module model) {
         Map<String, StoredTensor> out = new LinkedHashMap<>();
         stateOf(model).forEach((k, v) -> {
             out.put(k, StoredTensor.lazyCopyOf(v));
@@ -89,10 +105,7 @@ public final class Checkpoints {
                 out.put(k.substring(0, k.length() - "running_var".length()) + "num_batches_tracked", StoredTensor.ofLongs(new long[] {0}));
             }
         });
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("format", "pt");  // the convention of safetensors files holding PyTorch names
-        if (meta != null) m.putAll(meta);
-        SafeTensors.write(file, out, m);
+        return out;
     }
 
     /**

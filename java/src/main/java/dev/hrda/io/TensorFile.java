@@ -57,11 +57,11 @@ public final class TensorFile {
         }
         ByteBuffer head = f.slice(0, Math.min(16, f.size()));
         if (TorchFiles.isZip(head)) return fromTorch(path, Format.TORCH_ZIP, TorchFiles.readZip(f));
-        if (TorchFiles.isLegacy(head)) return fromTorch(path, Format.TORCH_LEGACY, TorchFiles.readLegacy(f));
         if (SafeTensors.looksLike(head)) {
             SafeTensors.Contents c = SafeTensors.read(f);
             return new TensorFile(path, Format.SAFETENSORS, "", c.tensors(), new LinkedHashMap<>(), c.metadata());
         }
+        if (TorchFiles.isLegacy(head)) return fromTorch(path, Format.TORCH_LEGACY, TorchFiles.readLegacy(f));
         throw new CheckpointException(path, "neither safetensors nor a PyTorch checkpoint (zip or legacy pickle)"
                                             + (f.size() < 9 ? ": only " + f.size() + " bytes" : ""));
     }

@@ -31,9 +31,14 @@ final class TorchFiles {
         return head.remaining() >= 4 && head.getInt(0) == 0x04034b50;
     }
 
-    /** A pickle of protocol 2 or more starts with PROTO. */
+    /**
+     * The legacy format starts with the pickled magic number: PROTO (protocol 2 to 5), then LONG1
+     * with 10 bytes. Checking all four bytes matters: a safetensors file whose header length
+     * happens to start with 0x80 0x02 is not a pickle.
+     */
     static boolean isLegacy(ByteBuffer head) {
-        return head.remaining() >= 2 && (head.get(0) & 0xff) == 0x80 && (head.get(1) & 0xff) >= 2;
+        int proto = head.remaining() >= 4 ? head.get(1) & 0xff : 0;
+        return proto >= 2 && proto <= 5 && (head.get(0) & 0xff) == 0x80 && (head.get(2) & 0xff) == 0x8a && head.get(3) == 10;
     }
 
     static Object readZip(MappedFile f) {

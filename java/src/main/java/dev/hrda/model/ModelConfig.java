@@ -73,7 +73,8 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
      * {@code model.}, {@code ema_model.}, none): the MiT variant from the patch-embedding widths
      * and the number of blocks per stage, HRDA if a {@code scale_attention} head is present, the
      * head width and class count from the DAFormer head. A backbone-only file (SegFormer's
-     * ImageNet weights) gives the DAFormer model with 256 channels and 19 classes.
+     * ImageNet weights) gives the DAFormer model with 256 channels and 19 classes. The test
+     * models' mit_tiny encoder is recognised too ({@code tiny_daformer}, {@code tiny_hrda}).
      *
      * @throws IllegalArgumentException naming what could not be recognised
      */
@@ -98,6 +99,11 @@ public record ModelConfig(String name, MitConfig backbone, HeadConfig head, Head
                 String name = (hrda ? "hrda" : "daformer") + "_mitb" + v;
                 return hrda ? hrda(name, mit, embed, classes, HrdaConfig.defaults()) : daformer(name, mit, embed, classes);
             }
+        }
+        MitConfig tiny = MitConfig.named("mit_tiny");
+        if (Arrays.equals(tiny.embedDims(), dims) && Arrays.equals(tiny.depths(), depths)) {
+            String name = hrda ? "tiny_hrda" : "tiny_daformer";
+            return hrda ? hrda(name, tiny, embed, classes, HrdaConfig.defaults().withHrCrop(64)) : daformer(name, tiny, embed, classes);
         }
         throw new IllegalArgumentException("no MiT variant has patch-embedding widths " + Arrays.toString(dims)
                                            + " and blocks per stage " + Arrays.toString(depths) + " (name the model with --model)");

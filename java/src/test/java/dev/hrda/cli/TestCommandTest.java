@@ -162,9 +162,13 @@ class TestCommandTest {
         assertEquals(1, r.status());
         assertTrue(r.err().contains("mismatched") && r.err().contains("decode_head.conv_seg.weight: file shape [19, 16, 1, 1] vs model [5, 16, 1, 1]"),
                    r.err());
-        r = Cli.run("test", "--checkpoint", wide.toString(), "--data", "cityscapes", "--root", CITYSCAPES.toString());
+        // an encoder that is no MiT variant (one block per stage): without --model, nothing to build
+        MitConfig shallow = new MitConfig("mit_shallow", new int[] {16, 32, 48, 64}, new int[] {1, 1, 1, 1}, new int[] {1, 2, 3, 4},
+                                          new int[] {8, 4, 2, 1}, 4, 0.1, 3);
+        Path unknown = save(ModelConfig.daformer("shallow", shallow, 16, 19), 0, tmp.resolve("shallow.safetensors"));
+        r = Cli.run("test", "--checkpoint", unknown.toString(), "--data", "cityscapes", "--root", CITYSCAPES.toString());
         assertEquals(1, r.status());
-        assertTrue(r.err().contains(wide + ": model not recognised"), r.err());
+        assertTrue(r.err().contains(unknown + ": model not recognised"), r.err());
 
         Path ckpt = save(ModelConfig.named("tiny_daformer"), 0, tmp.resolve("tiny.safetensors"));
         r = test(ckpt, "tiny_daformer", "--test-scale", "1024");

@@ -80,6 +80,25 @@ class SafeTensorsTest {
         }
     }
 
+    /**
+     * A header length whose low bytes read 0x80 0x02 (640 = 0x280) looks like the start of a
+     * pickle (PROTO 2): the file is still recognised as safetensors, not as a legacy .pth.
+     */
+    @Test
+    void headerLengthThatLooksLikeAPickleIsStillSafetensors(@TempDir Path dir) throws IOException {
+        StringBuilder json = new StringBuilder("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}");
+        while (json.length() < 0x280) json.append(' ');
+        ByteBuffer b = ByteBuffer.allocate(8 + 0x280 + 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0x280).put(json.toString().getBytes(StandardCharsets.US_ASCII)).putFloat(1.5f).putFloat(-2.25f);
+        Path file = dir.resolve("w.safetensors");
+        Files.write(file, b.array());
+        assertEquals(0x80, Files.readAllBytes(file)[0] & 0xff);
+        assertEquals(2, Files.readAllBytes(file)[1]);
+        TensorFile f = TensorFile.read(file);
+        assertEquals(TensorFile.Format.SAFETENSORS, f.format());
+        assertArrayEquals(new float[] {1.5f, -2.25f}, f.tensors().get("w").toFloatArray());
+    }
+
     @Test
     void valuesThroughTypedAccessors(@TempDir Path dir) {
         Path p = dir.resolve("v.safetensors");
