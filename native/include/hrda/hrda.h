@@ -10,6 +10,7 @@
 #include "conv.h"        /* im2col/col2im, depthwise conv */
 #include "attention.h"   /* fused multi-head attention (MiT efficient self-attention) */
 #include "fusion.h"      /* HRDA scale-attention fusion */
+#include "augment.h"     /* DACS colour jitter, blur, ClassMix, pseudo-labels, label downscaling, MIC mask */
 #include "optim.h"       /* multi-tensor AdamW, EMA */
 #include "device.h"      /* CUDA device, stream, memory management (libhrda_cuda only) */
 #endif

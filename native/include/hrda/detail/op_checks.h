@@ -35,4 +35,57 @@
              name ": HR box rows %ld..%ld, cols %ld..%ld does not fit the fused grid %ld x %ld",             \
              top, top + hh, left, left + ww, 2 * h, 2 * w)
 
+/* augment.h */
+#define HRDA_COLOR_JITTER_CHECKS(name)                                                                       \
+  HRDA_CHECK(B >= 0 && H >= 0 && W >= 0, name ": sizes B %ld, H %ld, W %ld must not be negative", B, H, W); \
+  HRDA_CHECK(std::isfinite(mean_r) && std::isfinite(mean_g) && std::isfinite(mean_b),                      \
+             name ": mean (%g, %g, %g) must be finite", (double)mean_r, (double)mean_g, (double)mean_b);   \
+  HRDA_CHECK(std_r != 0 && std_g != 0 && std_b != 0 && std::isfinite(std_r) && std::isfinite(std_g) &&     \
+             std::isfinite(std_b), name ": std (%g, %g, %g) must be finite and non-zero",                  \
+             (double)std_r, (double)std_g, (double)std_b)
+
+/* kornia's get_gaussian_kernel1d wants odd positive sizes; PyTorch's reflect padding a radius
+ * below the image size */
+#define HRDA_GAUSSIAN_BLUR_CHECKS(name)                                                                       \
+  HRDA_CHECK(B >= 0 && C >= 0, name ": sizes B %ld and C %ld must not be negative", B, C);                   \
+  HRDA_CHECK(H >= 1 && W >= 1, name ": image size %ld x %ld must be positive", H, W);                        \
+  HRDA_CHECK(kh >= 1 && kw >= 1 && kh % 2 == 1 && kw % 2 == 1,                                               \
+             name ": kernel size %ld x %ld must be odd and positive (kornia's get_gaussian_kernel1d)", kh, kw); \
+  HRDA_CHECK((kh - 1) / 2 < H && (kw - 1) / 2 < W,                                                           \
+             name ": kernel %ld x %ld is too large for a %ld x %ld image: reflect padding needs the radius "   \
+             "(%ld, %ld) below the image size (PyTorch's F.pad refuses it too)", kh, kw, H, W, (kh - 1) / 2,   \
+             (kw - 1) / 2)
+
+#define HRDA_CLASS_MIX_CHECKS(name)                                                                       \
+  HRDA_CHECK(B >= 0 && C >= 0 && H >= 0 && W >= 0, name ": sizes B %ld, C %ld, H %ld, W %ld must not be "  \
+             "negative", B, C, H, W)
+
+/* the confident count is an int32 */
+#define HRDA_PSEUDO_LABEL_CHECKS(name)                                                                     \
+  HRDA_CHECK(B >= 0 && HW >= 0, name ": sizes B %ld and HW %ld must not be negative", B, HW);              \
+  HRDA_CHECK(K >= 1, name ": K (classes) = %ld must be at least 1", K);                                    \
+  HRDA_CHECK(B * HW <= 2147483647L, name ": %ld pixels do not fit the int32 count", B * HW);               \
+  HRDA_CHECK(std::isfinite(threshold), name ": threshold %g must be finite", threshold)
+
+#define HRDA_PSEUDO_WEIGHT_MAP_CHECKS(name)                                                                 \
+  HRDA_CHECK(B >= 0 && H >= 0 && W >= 0, name ": sizes B %ld, H %ld, W %ld must not be negative", B, H, W); \
+  HRDA_CHECK(ignore_top >= 0 && ignore_bottom >= 0, name ": ignored rows (top %ld, bottom %ld) must not be " \
+             "negative", ignore_top, ignore_bottom);                                                        \
+  HRDA_CHECK(std::isfinite(weight), name ": weight %g must be finite", weight)
+
+/* the histogram has num_classes + 1 bins (ignore last); avg_pool2d needs a whole block */
+#define HRDA_DOWNSCALE_LABEL_CHECKS(name)                                                                   \
+  HRDA_CHECK(B >= 0, name ": batch %ld must not be negative", B);                                           \
+  HRDA_CHECK(scale > 1, name ": scale %ld must be above 1 (downscale_label_ratio asserts it)", scale);      \
+  HRDA_CHECK(H >= scale && W >= scale, name ": labels %ld x %ld are smaller than one %ld x %ld block",      \
+             H, W, scale, scale);                                                                           \
+  HRDA_CHECK(num_classes >= 1 && num_classes <= 1024, name ": num_classes %ld must be in 1..1024",          \
+             num_classes);                                                                                  \
+  HRDA_CHECK(std::isfinite(min_ratio), name ": min_ratio %g must be finite", (double)min_ratio)
+
+#define HRDA_BLOCK_MASK_CHECKS(name)                                                                        \
+  HRDA_CHECK(B >= 0 && C >= 0, name ": sizes B %ld and C %ld must not be negative", B, C);                  \
+  HRDA_CHECK(H >= 1 && W >= 1 && gh >= 1 && gw >= 1, name ": image %ld x %ld and grid %ld x %ld must be "   \
+             "positive", H, W, gh, gw)
+
 #endif

@@ -5,6 +5,7 @@ import dev.hrda.backend.Backends;
 import dev.hrda.backend.ConvSpec;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
+import dev.hrda.uda.StrongAugment;
 import org.openjdk.jmh.annotations.*;
 
 import java.util.ArrayList;
@@ -45,6 +46,9 @@ public class KernelBench {
     // bilinear: DAFormer head upsampling of the stage-4 embedding 256 x 16x16 -> 128x128, batch 2
     static final int RNC = 2 * 256, RHI = 16, RWI = 16, RHO = 128, RWO = 128;
     Tensor rx, ry;
+    // DACS strong augmentation of an HRDA mixed batch: 2 x 3 x 1024^2, blur kernel 103 (augment.h)
+    static final int AB = 2, AH = 1024, AW = 1024, AK = 103;
+    Tensor ax, ay, aSigma, aFactors, aOrder;
 
     private Tensor rand(DType d, int... shape) {
         long n = 1;
@@ -88,6 +92,12 @@ public class KernelBench {
         ls = empty(DType.F32, LR);
         rx = rand(d, RNC, RHI, RWI);
         ry = empty(d, RNC, RHO, RWO);
+        ax = rand(d, AB, 3, AH, AW);
+        ay = empty(d, AB, 3, AH, AW);
+        aSigma = Tensor.of(be, new float[] {0.4f, 1.1f}, AB);
+        aFactors = Tensor.of(be, new float[] {1.1f, 0.9f, 1.2f, 0.1f, 0.85f, 1.15f, 0.8f, -0.15f}, AB, 4);
+        aOrder = Tensor.of(be, new int[] {0, 1, 2, 3, 3, 2, 1, 0}, AB, 4);
+        owned.addAll(List.of(aSigma, aFactors, aOrder));
     }
 
     @TearDown
@@ -104,6 +114,7 @@ public class KernelBench {
             case "conv3x3" -> 2.0 * CONV.macs();
             case "layerNorm" -> 2.0 * LR * LC * elementBytes + 8.0 * LR;
             case "resizeBilinear" -> (double) RNC * (RHI * RWI + RHO * RWO) * elementBytes;
+            case "gaussianBlur", "colorJitter" -> 2.0 * AB * 3 * AH * AW * elementBytes;
             default -> Double.NaN;
         };
     }
@@ -129,6 +140,18 @@ public class KernelBench {
     @Benchmark
     public void resizeBilinear() {
         be.resizeBilinear(rx, ry, RNC, RHI, RWI, RHO, RWO, (float) RHI / RHO, (float) RWI / RWO);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void gaussianBlur() {
+        be.gaussianBlur(ax, ay, aSigma, AB, 3, AH, AW, AK, AK);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void colorJitter() {
+        be.colorJitter(ax, ay, aFactors, aOrder, StrongAugment.PIPELINE_MEAN, StrongAugment.PIPELINE_STD, AB, AH, AW);
         be.synchronize();
     }
 }

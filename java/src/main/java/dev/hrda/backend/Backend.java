@@ -130,6 +130,48 @@ public interface Backend extends AutoCloseable {
                           long b, long k, long h, long w, long hh, long ww, long top, long left,
                           boolean accLr, boolean accAtt, boolean accHr);
 
+    // ---- DACS transforms and pseudo-labels (augment.h); no gradients ----
+    /**
+     * kornia 0.5.8 ColorJitter between DACS's denormalisation and renormalisation, on normalised
+     * RGB images x, y [b, 3, h, w] (y may be x): factors f32 [b, 4] (brightness, contrast,
+     * saturation, hue as kornia draws them), order i32 [b, 4] (a permutation of 0 brightness,
+     * 1 contrast, 2 saturation, 3 hue), mean and std the pipeline's (0..255 units, RGB order).
+     */
+    void colorJitter(Tensor x, Tensor y, Tensor factors, Tensor order, float[] mean, float[] std, long b, long h, long w);
+
+    /**
+     * kornia GaussianBlur2d((kh, kw), (s, s)) with reflect borders on x, y [b, c, h, w] (y may be
+     * x), s = sigma[i] (f32 [b]) for sample i; kh, kw odd, radius below the image size.
+     */
+    void gaussianBlur(Tensor x, Tensor y, Tensor sigma, long b, long c, long h, long w, int kh, int kw);
+
+    /** present i32 [9]: bits of the label values 0..255 found in labels (words 0..7), count of others (word 8). */
+    void labelPresence(Tensor labels, Tensor present);
+
+    /**
+     * ClassMix: mask = srcLabel in chosen[i] (i32 [b, 8], 256-bit sets of label values);
+     * mixedImg [b, c, h, w] = mask ? srcImg : tgtImg, mixedLabel = mask ? srcLabel : pseudoLabel,
+     * mixedWeight = mask ? 1 : pseudoWeight ([b, h, w], image dtype); mask u8 [b, h, w] may be null.
+     */
+    void classMix(Tensor chosen, Tensor srcImg, Tensor tgtImg, Tensor srcLabel, Tensor pseudoLabel, Tensor pseudoWeight,
+                  Tensor mixedImg, Tensor mixedLabel, Tensor mixedWeight, Tensor mask, long b, long c, long h, long w);
+
+    /**
+     * From logits [b, k, hw]: label i32 [b, hw] = arg-max of the softmax, prob [b, hw] its
+     * maximum (may be null), confident i32 [1] = pixels with prob >= threshold (may be null).
+     */
+    void pseudoLabel(Tensor logits, Tensor label, Tensor prob, Tensor confident, double threshold, long b, long k, long hw);
+
+    /** out [b, h, w] = weight, 0 on the first ignoreTop and last ignoreBottom rows, times valid (may be null). */
+    void pseudoWeightMap(Tensor valid, Tensor out, double weight, long ignoreTop, long ignoreBottom, long b, long h, long w);
+
+    /** DAFormer's downscale_label_ratio: labels i32 [b, h, w] -> out i32 [b, h / scale, w / scale]. */
+    void downscaleLabelRatio(Tensor labels, Tensor out, long b, long h, long w, int scale, float minRatio, int numClasses,
+                             int ignoreIndex);
+
+    /** MIC's block mask: y [b, c, h, w] = x * keep (u8 [b, gh, gw], nearest-upsampled); y may be x. */
+    void blockMask(Tensor keep, Tensor x, Tensor y, long b, long c, long h, long w, long gh, long gw);
+
     // ---- GEMM and convolution ----
     /**
      * Row-major batched GEMM: for i < batch, C_i = alpha * op(A_i) op(B_i) + beta * C_i with

@@ -410,6 +410,55 @@ public final class CudaBackend implements Backend {
                                            acc(accHr), s()), "hrda_fuse_backward");
     }
 
+    // ---- DACS transforms and pseudo-labels ----
+    @Override
+    public void colorJitter(Tensor x, Tensor y, Tensor factors, Tensor order, float[] mean, float[] std, long b, long h, long w) {
+        check(hrda_cuda_color_jitter(dt(x), b, h, w, addr(factors), addr(order), mean[0], mean[1], mean[2], std[0], std[1], std[2],
+                                     addr(x), addr(y), s()), "color_jitter");
+    }
+
+    @Override
+    public void gaussianBlur(Tensor x, Tensor y, Tensor sigma, long b, long c, long h, long w, int kh, int kw) {
+        check(hrda_cuda_gaussian_blur(dt(x), b, c, h, w, kh, kw, addr(sigma), addr(x), addr(y), s()), "gaussian_blur");
+    }
+
+    @Override
+    public void labelPresence(Tensor labels, Tensor present) {
+        check(hrda_cuda_label_presence(labels.numel(), addr(labels), addr(present), s()), "label_presence");
+    }
+
+    @Override
+    public void classMix(Tensor chosen, Tensor srcImg, Tensor tgtImg, Tensor srcLabel, Tensor pseudoLabel, Tensor pseudoWeight,
+                         Tensor mixedImg, Tensor mixedLabel, Tensor mixedWeight, Tensor mask, long b, long c, long h, long w) {
+        check(hrda_cuda_class_mix(dt(srcImg), b, c, h, w, addr(chosen), addr(srcImg), addr(tgtImg), addr(srcLabel), addr(pseudoLabel),
+                                  addr(pseudoWeight), addr(mixedImg), addr(mixedLabel), addr(mixedWeight), addr(mask), s()),
+              "class_mix");
+    }
+
+    @Override
+    public void pseudoLabel(Tensor logits, Tensor label, Tensor prob, Tensor confident, double threshold, long b, long k, long hw) {
+        check(hrda_cuda_pseudo_label(dt(logits), b, k, hw, addr(logits), threshold, addr(label), addr(prob), addr(confident), s()),
+              "pseudo_label");
+    }
+
+    @Override
+    public void pseudoWeightMap(Tensor valid, Tensor out, double weight, long ignoreTop, long ignoreBottom, long b, long h, long w) {
+        check(hrda_cuda_pseudo_weight_map(dt(out), b, h, w, weight, ignoreTop, ignoreBottom, addr(valid), addr(out), s()),
+              "pseudo_weight_map");
+    }
+
+    @Override
+    public void downscaleLabelRatio(Tensor labels, Tensor out, long b, long h, long w, int scale, float minRatio, int numClasses,
+                                    int ignoreIndex) {
+        check(hrda_cuda_downscale_label_ratio(b, h, w, scale, minRatio, numClasses, ignoreIndex, addr(labels), addr(out), s()),
+              "downscale_label_ratio");
+    }
+
+    @Override
+    public void blockMask(Tensor keep, Tensor x, Tensor y, long b, long c, long h, long w, long gh, long gw) {
+        check(hrda_cuda_block_mask(dt(x), b, c, h, w, gh, gw, addr(keep), addr(x), addr(y), s()), "block_mask");
+    }
+
     // ---- GEMM (cuBLAS) ----
 
     /**

@@ -27,6 +27,15 @@ public final class CpuKernels {
     // attention.h
     public static native int hrda_cpu_attention_forward(int dtype, long B, long N, long M, long H, long D, float scale, @Cast("const void*") long q, @Cast("const void*") long kv, @Cast("void*") long out, @Cast("void*") long lse);
     public static native int hrda_cpu_attention_backward(int dtype, long B, long N, long M, long H, long D, float scale, @Cast("const void*") long q, @Cast("const void*") long kv, @Cast("const void*") long out, @Cast("const void*") long lse, @Cast("const void*") long dout, @Cast("void*") long dq, @Cast("void*") long dkv, int accumulate_dq, int accumulate_dkv);
+    // augment.h
+    public static native int hrda_cpu_color_jitter(int dtype, long B, long H, long W, @Cast("const float*") long factors, @Cast("const int*") long order, float mean_r, float mean_g, float mean_b, float std_r, float std_g, float std_b, @Cast("const void*") long x, @Cast("void*") long y);
+    public static native int hrda_cpu_gaussian_blur(int dtype, long B, long C, long H, long W, long kh, long kw, @Cast("const float*") long sigma, @Cast("const void*") long x, @Cast("void*") long y);
+    public static native int hrda_cpu_label_presence(long n, @Cast("const int*") long labels, @Cast("unsigned int*") long present);
+    public static native int hrda_cpu_class_mix(int dtype, long B, long C, long H, long W, @Cast("const unsigned int*") long chosen, @Cast("const void*") long src_img, @Cast("const void*") long tgt_img, @Cast("const int*") long src_label, @Cast("const int*") long pseudo_label, @Cast("const void*") long pseudo_weight, @Cast("void*") long mixed_img, @Cast("int*") long mixed_label, @Cast("void*") long mixed_weight, @Cast("unsigned char*") long mask);
+    public static native int hrda_cpu_pseudo_label(int dtype, long B, long K, long HW, @Cast("const void*") long logits, double threshold, @Cast("int*") long label, @Cast("void*") long prob, @Cast("int*") long confident);
+    public static native int hrda_cpu_pseudo_weight_map(int dtype, long B, long H, long W, double weight, long ignore_top, long ignore_bottom, @Cast("const void*") long valid, @Cast("void*") long out);
+    public static native int hrda_cpu_downscale_label_ratio(long B, long H, long W, long scale, float min_ratio, long num_classes, int ignore_index, @Cast("const int*") long labels, @Cast("int*") long out);
+    public static native int hrda_cpu_block_mask(int dtype, long B, long C, long H, long W, long gh, long gw, @Cast("const unsigned char*") long keep, @Cast("const void*") long x, @Cast("void*") long y);
     // conv.h
     public static native int hrda_cpu_im2col(int dtype, long C, long H, long W, long KH, long KW, long ph, long pw, long sh, long sw, long dh, long dw, long Ho, long Wo, @Cast("const void*") long x, @Cast("void*") long col);
     public static native int hrda_cpu_col2im(int dtype, long C, long H, long W, long KH, long KW, long ph, long pw, long sh, long sw, long dh, long dw, long Ho, long Wo, @Cast("const void*") long col, @Cast("void*") long x, int accumulate);
