@@ -62,10 +62,11 @@ static void nearest_t(long NC, long Hi, long Wi, long Ho, long Wo, float sh, flo
 #pragma omp parallel for collapse(2) schedule(static) if (NC * Ho * Wo > 32768)
   for (long p = 0; p < NC; p++)
     for (long oh = 0; oh < Ho; oh++) {
-      const long ih = std::min((long)std::floor(oh * (double)sh), Hi - 1);
+      // in float, as PyTorch's nearest_idx (floorf(dst * scale)): e.g. 50 * (2/100.f) rounds to 1
+      const long ih = std::min((long)std::floor((float)oh * sh), Hi - 1);
       const E* r = in + (p * Hi + ih) * Wi;
       E* o = out + (p * Ho + oh) * Wo;
-      for (long ow = 0; ow < Wo; ow++) o[ow] = r[std::min((long)std::floor(ow * (double)sw), Wi - 1)];
+      for (long ow = 0; ow < Wo; ow++) o[ow] = r[std::min((long)std::floor((float)ow * sw), Wi - 1)];
     }
 }
 

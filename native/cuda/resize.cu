@@ -98,13 +98,14 @@ __global__ void bilinear_backward_kernel(long total, long Hi, long Wi, long Ho, 
 }
 
 template <typename E>
-__global__ void nearest_kernel(long total, long Hi, long Wi, double sh, double sw, DivMod dWo, DivMod dHo,
+__global__ void nearest_kernel(long total, long Hi, long Wi, float sh, float sw, DivMod dWo, DivMod dHo,
                                const E* x, E* y) {
   for (long idx = (long)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += (long)gridDim.x * blockDim.x) {
     long r, p;
     const long ow = dWo.divmod(idx, r);
     const long oh = dHo.divmod(r, p);
-    long ih = (long)floor((double)oh * sh), iw = (long)floor((double)ow * sw);
+    // in float, as PyTorch's nearest_idx and the CPU twin: floorf(dst * scale), rounded product
+    long ih = (long)floorf(__fmul_rn((float)oh, sh)), iw = (long)floorf(__fmul_rn((float)ow, sw));
     if (ih > Hi - 1) ih = Hi - 1;
     if (iw > Wi - 1) iw = Wi - 1;
     y[idx] = x[(p * Hi + ih) * Wi + iw];
@@ -165,9 +166,9 @@ int hrda_cuda_resize_nearest(int dtype, long NC, long Hi, long Wi, long Ho, long
   const unsigned int g = grid_for(total);
   const DivMod dWo = DivMod::make(Wo, total), dHo = DivMod::make(Ho, total / Wo);
   cudaStream_t st = as_stream(stream);
-  if (es == 4) nearest_kernel<<<g, kThreads, 0, st>>>(total, Hi, Wi, (double)scale_h, (double)scale_w, dWo, dHo, (const uint32_t*)x, (uint32_t*)y);
-  else if (es == 2) nearest_kernel<<<g, kThreads, 0, st>>>(total, Hi, Wi, (double)scale_h, (double)scale_w, dWo, dHo, (const uint16_t*)x, (uint16_t*)y);
-  else nearest_kernel<<<g, kThreads, 0, st>>>(total, Hi, Wi, (double)scale_h, (double)scale_w, dWo, dHo, (const uint8_t*)x, (uint8_t*)y);
+  if (es == 4) nearest_kernel<<<g, kThreads, 0, st>>>(total, Hi, Wi, scale_h, scale_w, dWo, dHo, (const uint32_t*)x, (uint32_t*)y);
+  else if (es == 2) nearest_kernel<<<g, kThreads, 0, st>>>(total, Hi, Wi, scale_h, scale_w, dWo, dHo, (const uint16_t*)x, (uint16_t*)y);
+  else nearest_kernel<<<g, kThreads, 0, st>>>(total, Hi, Wi, scale_h, scale_w, dWo, dHo, (const uint8_t*)x, (uint8_t*)y);
   HRDA_LAUNCH_CHECK();
   return HRDA_OK;
 }

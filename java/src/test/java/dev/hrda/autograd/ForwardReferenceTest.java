@@ -136,6 +136,15 @@ class ForwardReferenceTest {
         try (Arena a = Arena.open()) {
             Tensor y = F.resizeNearest(Tensor.of(be, lab, 1, 2, 3), 4, 6);
             assertArrayEquals(new int[] {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 3, 3, 4, 4, 5, 5}, y.toIntArray());
+            // PyTorch computes the source row in float: floorf(50 * (2/100.f)) = 1, where double gives 0
+            Tensor tall = F.resizeNearest(Tensor.of(be, new int[] {7, 9}, 1, 2, 1), 100, 1);
+            int[] rows = tall.toIntArray();
+            for (int r = 0; r < 100; r++) {
+                int src = (int) Math.min(Math.floor((float) r * (2f / 100f)), 1);
+                assertEquals(src == 0 ? 7 : 9, rows[r], "row " + r);
+            }
+            assertEquals(7, rows[49]);
+            assertEquals(9, rows[50]);
         }
     }
 

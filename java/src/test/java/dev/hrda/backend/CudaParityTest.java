@@ -573,8 +573,9 @@ class CudaParityTest extends GpuParity {
     @Test
     void resizeNearest() {
         int nc = 4;
-        // sizes coprime or power-of-two ratios, so floor(dst * scale) never sits on an integer boundary
-        int[][] sizes = {{7, 10, 10, 7}, {10, 7, 7, 10}, {16, 12, 4, 3}, {5, 5, 20, 20}, {9, 13, 9, 13}};
+        // both libraries compute floorf(dst * scale) in float as PyTorch does, so products that round
+        // onto an integer (2 -> 100: 50 * 0.02f = 1.0f) must agree too
+        int[][] sizes = {{7, 10, 10, 7}, {10, 7, 7, 10}, {16, 12, 4, 3}, {5, 5, 20, 20}, {9, 13, 9, 13}, {2, 3, 100, 75}};
         for (int[] s : sizes) {
             int hi = s[0], wi = s[1], ho = s[2], wo = s[3];
             float sh = (float) hi / ho, sw = (float) wi / wo;
