@@ -62,7 +62,7 @@ final class ExportCommand implements Command {
         try (Backend cpu = new CpuBackend(); Segmentor model = Segmentor.create(cpu, DType.F32, config, seed)) {
             if (checkpoint != null) {
                 String source = cl.getOptionValue("source");
-                LoadReport r = Checkpoints.load(model, checkpoint, source == null ? LoadOptions.strict() : LoadOptions.strict().withSource(source));
+                LoadReport r = Checkpoints.load(model, checkpoint, LoadOptions.strict().withSource(source));
                 meta.put("source_checkpoint", checkpoint.toString() + (source == null ? "" : " (" + source + ")"));
                 System.out.printf("loaded %d tensors of %s into %s%n", r.loaded().size(), checkpoint, config.name());
             } else {

@@ -97,7 +97,7 @@ final class InfoCommand implements Command {
             }
         }
         model = config.name();
-        LoadOptions opts = source == null ? LoadOptions.strict() : LoadOptions.strict().withSource(source);
+        LoadOptions opts = LoadOptions.strict().withSource(source);
         try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, config, 0)) {
             CheckpointInfo info = CheckpointInfo.of(file, Checkpoints.shapesOf(m), opts);
             System.out.println(info);

@@ -93,7 +93,7 @@ final class TestCommand implements Command {
         int[] scale = cl.hasOption("test-scale") ? parseScale(cl.getOptionValue("test-scale"))
                     : config.isHrda() ? new int[] {2048, 1024} : new int[] {1024, 512};
         String source = cl.getOptionValue("source");
-        LoadOptions load = source == null ? LoadOptions.strict() : LoadOptions.strict().withSource(source);
+        LoadOptions load = LoadOptions.strict().withSource(source);
         Path showDir = cl.hasOption("show-dir") ? Path.of(cl.getOptionValue("show-dir")) : null;
 
         try (Backend backend = Backends.create(cl.getOptionValue("device", "auto"));

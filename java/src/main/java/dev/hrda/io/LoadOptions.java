@@ -24,7 +24,10 @@ public final class LoadOptions {
 
     public static LoadOptions nonStrict() { return new LoadOptions(false, null); }
 
-    /** The same options taking sub-model {@code sub} ("model", "ema_model", "imnet_model") from a DACS checkpoint. */
+    /**
+     * The same options taking sub-model {@code sub} ("model", "ema_model", "imnet_model") from a
+     * DACS checkpoint; null: the default choice (as without this call).
+     */
     public LoadOptions withSource(String sub) { return new LoadOptions(strict, sub); }
 
     public boolean isStrict() { return strict; }

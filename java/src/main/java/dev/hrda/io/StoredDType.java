@@ -8,16 +8,20 @@ import dev.hrda.tensor.DType;
  * safetensors' dtype strings.
  */
 public enum StoredDType {
-    F64(8, DType.F64), F32(4, DType.F32), F16(2, DType.F16), BF16(2, DType.BF16),
-    I64(8, null), I32(4, DType.I32), I16(2, null), I8(1, null), U8(1, DType.U8), BOOL(1, null);
+    F64(8, DType.F64, "DoubleStorage"), F32(4, DType.F32, "FloatStorage"), F16(2, DType.F16, "HalfStorage"),
+    BF16(2, DType.BF16, "BFloat16Storage"), I64(8, null, "LongStorage"), I32(4, DType.I32, "IntStorage"),
+    I16(2, null, "ShortStorage"), I8(1, null, "CharStorage"), U8(1, DType.U8, "ByteStorage"), BOOL(1, null, "BoolStorage");
 
     /** Bytes per element. */
     public final int bytes;
     private final DType engine;
+    /** The legacy storage class (torch.FloatStorage, ...) a .pth names for this dtype. */
+    final String torchStorage;
 
-    StoredDType(int bytes, DType engine) {
+    StoredDType(int bytes, DType engine, String torchStorage) {
         this.bytes = bytes;
         this.engine = engine;
+        this.torchStorage = torchStorage;
     }
 
     /** The engine dtype with the same bytes, or null where the engine has none (I64, I16, I8, BOOL). */

@@ -76,22 +76,6 @@ public final class TorchWriter {
         return ByteBuffer.wrap(s.getBytes(StandardCharsets.US_ASCII));
     }
 
-    /** The legacy storage class torch pickles for a dtype. */
-    static String storageClass(StoredDType d) {
-        return switch (d) {
-            case F64 -> "DoubleStorage";
-            case F32 -> "FloatStorage";
-            case F16 -> "HalfStorage";
-            case BF16 -> "BFloat16Storage";
-            case I64 -> "LongStorage";
-            case I32 -> "IntStorage";
-            case I16 -> "ShortStorage";
-            case I8 -> "CharStorage";
-            case U8 -> "ByteStorage";
-            case BOOL -> "BoolStorage";
-        };
-    }
-
     // ---------------------------------------------------------------------------------------
     // pickle, protocol 2
 
@@ -115,7 +99,7 @@ public final class TorchWriter {
                 p.str(e.getKey());
                 p.global("torch._utils", "_rebuild_tensor_v2").op('(');
                 // persistent id ('storage', torch.XStorage, key, 'cpu', numel)
-                p.op('(').str("storage").global("torch", storageClass(t.dtype()))
+                p.op('(').str("storage").global("torch", t.dtype().torchStorage)
                  .str(Integer.toString(key++)).str("cpu").integer(t.numel()).op('t').op('Q');
                 p.integer(0);              // storage offset
                 int[] shape = t.shape();

@@ -45,13 +45,15 @@ final class Unpickler {
 
     private static final Object MARK = new Object();
 
-    private static final Map<String, StoredDType> STORAGE_TYPES = Map.ofEntries(
-            Map.entry("DoubleStorage", StoredDType.F64), Map.entry("FloatStorage", StoredDType.F32),
-            Map.entry("HalfStorage", StoredDType.F16), Map.entry("BFloat16Storage", StoredDType.BF16),
-            Map.entry("LongStorage", StoredDType.I64), Map.entry("IntStorage", StoredDType.I32),
-            Map.entry("ShortStorage", StoredDType.I16), Map.entry("CharStorage", StoredDType.I8),
-            Map.entry("ByteStorage", StoredDType.U8), Map.entry("BoolStorage", StoredDType.BOOL),
-            Map.entry("UntypedStorage", StoredDType.U8));
+    private static final Map<String, StoredDType> STORAGE_TYPES = storageTypes();
+
+    /** torch.<X>Storage -> dtype, from {@link StoredDType#torchStorage}; UntypedStorage holds bytes. */
+    private static Map<String, StoredDType> storageTypes() {
+        Map<String, StoredDType> m = new HashMap<>();
+        for (StoredDType d : StoredDType.values()) m.put(d.torchStorage, d);
+        m.put("UntypedStorage", StoredDType.U8);
+        return Map.copyOf(m);
+    }
 
     /** Callable globals: exactly what torch.save writes for tensors, parameters and state dicts. */
     static final Set<String> ALLOWED = Set.of(
