@@ -76,7 +76,7 @@ public class ModelBench {
         try (Arena a = Arena.open(); Tape tape = Tape.record()) {
             Tensor l = net instanceof HrdaEncoderDecoder h
                     ? h.losses(h.forwardTrainParts(img, new CropBox(256, 256, 512, 512)), label, null).total()
-                    : net.forwardTrain(img, label, null, null).total();
+                    : net.forwardTrain(img, label, null, (CropBox) null).losses().total();
             tape.backward(l);
             be.synchronize();
             loss = l.item();

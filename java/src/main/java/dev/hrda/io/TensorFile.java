@@ -83,38 +83,60 @@ public final class TensorFile {
     public Map<String, String> metadata() { return metadata; }
 
     // ---- .pth object tree -> flat maps ----
+
+    /**
+     * How deep a checkpoint's containers may nest. mmcv's files nest about 5 levels; a pickle can
+     * nest without bound (or refer to itself through its memo), so every walk over it stops here
+     * with a named refusal instead of a StackOverflowError.
+     */
+    static final int MAX_DEPTH = 64;
+
     private static TensorFile fromTorch(Path path, Format format, Object root) {
         Map<String, StoredTensor> tensors = new LinkedHashMap<>(), other = new LinkedHashMap<>();
         Map<String, String> meta = new LinkedHashMap<>();
         String key = "";
         if (root instanceof Map<?, ?> m) {
             for (String candidate : List.of("state_dict", "model")) {
-                if (m.get(candidate) instanceof Map<?, ?> sd && holdsTensor(sd)) {
+                if (m.get(candidate) instanceof Map<?, ?> sd && holdsTensor(path, sd, 0)) {
                     key = candidate;
                     break;
                 }
             }
         }
         if (key.isEmpty()) {
-            flatten(path, root, "", tensors, meta);
+            flatten(path, root, "", tensors, meta, 0);
         } else {
             for (Map.Entry<?, ?> e : ((Map<?, ?>) root).entrySet()) {
                 String k = String.valueOf(e.getKey());
-                if (k.equals(key)) flatten(path, e.getValue(), "", tensors, meta);
-                else flatten(path, e.getValue(), k, other, meta);
+                if (k.equals(key)) flatten(path, e.getValue(), "", tensors, meta, 1);
+                else flatten(path, e.getValue(), k, other, meta, 1);
             }
         }
         return new TensorFile(path, format, key, tensors, other, meta);
     }
 
-    private static boolean holdsTensor(Object o) {
+    private static boolean holdsTensor(Path path, Object o, int depth) {
         if (o instanceof StoredTensor) return true;
+        checkDepth(path, depth, "");
         Collection<?> children = o instanceof Map<?, ?> m ? m.values() : o instanceof Collection<?> c ? c : List.of();
-        for (Object c : children) if (holdsTensor(c)) return true;
+        for (Object c : children) if (holdsTensor(path, c, depth + 1)) return true;
         return false;
     }
 
-    private static void flatten(Path path, Object node, String name, Map<String, StoredTensor> tensors, Map<String, String> meta) {
+    private static void checkDepth(Path path, int depth, String name) {
+        if (depth > MAX_DEPTH) {
+            throw new CheckpointException(path, "containers nested more than " + MAX_DEPTH + " levels deep"
+                                                + (name.isEmpty() ? "" : " at '" + abbreviate(name) + "'")
+                                                + " (a self-referencing or hostile pickle): refused");
+        }
+    }
+
+    private static String abbreviate(String name) {
+        return name.length() <= 120 ? name : name.substring(0, 120) + "...";
+    }
+
+    private static void flatten(Path path, Object node, String name, Map<String, StoredTensor> tensors, Map<String, String> meta, int depth) {
+        checkDepth(path, depth, name);
         if (node instanceof StoredTensor t) {
             try {
                 t.validate();
@@ -123,12 +145,12 @@ public final class TensorFile {
             }
             if (tensors.put(name, t) != null) throw new CheckpointException(path, "tensor name '" + name + "' occurs twice");
         } else if (node instanceof Map<?, ?> m && !m.isEmpty()) {
-            for (Map.Entry<?, ?> e : m.entrySet()) flatten(path, e.getValue(), join(name, e.getKey()), tensors, meta);
-        } else if (node instanceof Collection<?> c && holdsTensor(c)) {
+            for (Map.Entry<?, ?> e : m.entrySet()) flatten(path, e.getValue(), join(name, e.getKey()), tensors, meta, depth + 1);
+        } else if (node instanceof Collection<?> c && holdsTensor(path, c, depth)) {
             int i = 0;
-            for (Object o : c) flatten(path, o, join(name, i++), tensors, meta);
+            for (Object o : c) flatten(path, o, join(name, i++), tensors, meta, depth + 1);
         } else {
-            meta.put(name, node instanceof String s ? s : Json.writeCompact(plain(node)));
+            meta.put(name, node instanceof String s ? s : Json.writeCompact(plain(path, node, depth)));
         }
     }
 
@@ -137,18 +159,19 @@ public final class TensorFile {
     }
 
     /** A pickled value as something {@link Json} writes. */
-    private static Object plain(Object v) {
+    private static Object plain(Path path, Object v, int depth) {
+        checkDepth(path, depth, "");
         if (v instanceof BigInteger) return v.toString();
         if (v instanceof Double d && (d.isNaN() || d.isInfinite())) return d.toString();
         if (v instanceof byte[] b) return "<" + b.length + " bytes>";
         if (v instanceof Map<?, ?> m) {
             Map<String, Object> out = new LinkedHashMap<>();
-            for (Map.Entry<?, ?> e : m.entrySet()) out.put(String.valueOf(e.getKey()), plain(e.getValue()));
+            for (Map.Entry<?, ?> e : m.entrySet()) out.put(String.valueOf(e.getKey()), plain(path, e.getValue(), depth + 1));
             return out;
         }
         if (v instanceof Collection<?> c) {
             List<Object> out = new ArrayList<>();
-            for (Object o : c) out.add(plain(o));
+            for (Object o : c) out.add(plain(path, o, depth + 1));
             return out;
         }
         return v;

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32;
@@ -34,28 +35,46 @@ public final class TorchWriter {
 
     private TorchWriter() {}
 
+    /** A Python tuple in a tree given to {@link #writeTree}. */
+    public record Tuple(List<?> items) {}
+
+    /** A collections.OrderedDict in a tree given to {@link #writeTree} (a state dict). */
+    public record OrderedDict(Map<?, ?> items) {}
+
     /** Writes {@code stateDict} (names kept as given) and {@code meta} to {@code target}, atomically. */
     public static void write(Path target, Map<String, StoredTensor> stateDict, Map<String, String> meta) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("meta", meta == null ? Map.of() : meta);
+        root.put("state_dict", new OrderedDict(stateDict));
+        writeTree(target, root);
+    }
+
+    /**
+     * Writes a tree as torch.save would pickle it, atomically: {@link Map} (a dict; keys String or
+     * Integer), {@link OrderedDict}, {@link List}, {@link Tuple}, String, Integer/Long, Double/Float,
+     * Boolean, null and {@link StoredTensor} (a CPU tensor). mmcv's training checkpoints are such
+     * trees: {@code {'meta': {...}, 'state_dict': OrderedDict, 'optimizer': {'state': {0: {...}},
+     * 'param_groups': [...]}}}.
+     */
+    public static void writeTree(Path target, Map<String, ?> root) {
+        List<StoredTensor> tensors = new ArrayList<>();
+        byte[] pickle = pickle(root, tensors);
         long total = 0;
-        for (Map.Entry<String, StoredTensor> e : stateDict.entrySet()) {
-            total += e.getValue().byteSize() + 200;  // data, headers, padding
-        }
+        for (StoredTensor t : tensors) total += t.byteSize() + 200;  // data, headers, padding
         if (total > ZIP_LIMIT) throw new CheckpointException(target, total + " bytes: .pth export is limited to 4 GiB (no zip64)");
         String stem = stemOf(target);
-        byte[] pickle = pickle(stateDict, meta);
         AtomicFiles.write(target, tmp -> {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 Zip zip = new Zip(ch);
                 zip.add(stem + "/data.pkl", ByteBuffer.wrap(pickle));
                 zip.add(stem + "/byteorder", ascii("little"));
-                int key = 0;
-                for (Map.Entry<String, StoredTensor> e : stateDict.entrySet()) {
-                    ByteBuffer d = e.getValue().data();
-                    if (d.remaining() != e.getValue().byteSize()) {
-                        throw new IOException("tensor '" + e.getKey() + "' produced " + d.remaining() + " bytes, expected "
-                                              + e.getValue().byteSize());
+                for (int key = 0; key < tensors.size(); key++) {
+                    StoredTensor t = tensors.get(key);
+                    ByteBuffer d = t.data();
+                    if (d.remaining() != t.byteSize()) {
+                        throw new IOException("tensor " + key + " produced " + d.remaining() + " bytes, expected " + t.byteSize());
                     }
-                    zip.add(stem + "/data/" + key++, d);
+                    zip.add(stem + "/data/" + key, d);
                 }
                 zip.add(stem + "/version", ascii("3\n"));
                 zip.finish();
@@ -79,44 +98,90 @@ public final class TorchWriter {
     // ---------------------------------------------------------------------------------------
     // pickle, protocol 2
 
-    private static byte[] pickle(Map<String, StoredTensor> stateDict, Map<String, String> meta) {
+    private static final int MAX_DEPTH = 32;
+
+    /** Pickles the tree (protocol 2, as torch.save); tensors get storage keys 0, 1, ... in order of appearance. */
+    private static byte[] pickle(Object root, List<StoredTensor> tensors) {
         Pickle p = new Pickle();
         p.op(0x80).op(2);                  // PROTO 2
-        p.op('}').op('(');                 // EMPTY_DICT, MARK
-        p.str("meta").op('}');
-        if (meta != null && !meta.isEmpty()) {
-            p.op('(');
-            for (Map.Entry<String, String> e : meta.entrySet()) p.str(e.getKey()).str(e.getValue());
-            p.op('u');                     // SETITEMS
-        }
-        p.str("state_dict");
-        p.global("collections", "OrderedDict").op(')').op('R');  // OrderedDict()
-        if (!stateDict.isEmpty()) {
-            p.op('(');
-            int key = 0;
-            for (Map.Entry<String, StoredTensor> e : stateDict.entrySet()) {
-                StoredTensor t = e.getValue();
-                p.str(e.getKey());
-                p.global("torch._utils", "_rebuild_tensor_v2").op('(');
-                // persistent id ('storage', torch.XStorage, key, 'cpu', numel)
-                p.op('(').str("storage").global("torch", t.dtype().torchStorage)
-                 .str(Integer.toString(key++)).str("cpu").integer(t.numel()).op('t').op('Q');
-                p.integer(0);              // storage offset
-                int[] shape = t.shape();
-                long[] strides = StoredTensor.rowMajor(shape);
-                p.op('(');
-                for (int s : shape) p.integer(s);
-                p.op('t').op('(');
-                for (long s : strides) p.integer(s);
-                p.op('t');
-                p.op(0x89);                // requires_grad False
-                p.global("collections", "OrderedDict").op(')').op('R');  // backward hooks
-                p.op('t').op('R');         // _rebuild_tensor_v2(*args)
-            }
-            p.op('u');
-        }
-        p.op('u').op('.');                 // SETITEMS of the top dict, STOP
+        value(p, root, tensors, 0);
+        p.op('.');                         // STOP
         return p.bytes();
+    }
+
+    private static void value(Pickle p, Object v, List<StoredTensor> tensors, int depth) {
+        if (depth > MAX_DEPTH) throw new IllegalArgumentException("checkpoint tree nested deeper than " + MAX_DEPTH);
+        if (v == null) {
+            p.op('N');
+        } else if (v instanceof String s) {
+            p.str(s);
+        } else if (v instanceof Boolean b) {
+            p.op(b ? 0x88 : 0x89);         // NEWTRUE / NEWFALSE
+        } else if (v instanceof Integer || v instanceof Long) {
+            p.integer(((Number) v).longValue());
+        } else if (v instanceof Double || v instanceof Float) {
+            p.op('G');                     // BINFLOAT: 8 bytes big-endian
+            long bits = Double.doubleToLongBits(((Number) v).doubleValue());
+            for (int i = 7; i >= 0; i--) p.op((int) (bits >>> (8 * i)) & 0xFF);
+        } else if (v instanceof StoredTensor t) {
+            tensor(p, t, tensors.size());
+            tensors.add(t);
+        } else if (v instanceof OrderedDict od) {
+            p.global("collections", "OrderedDict").op(')').op('R');  // OrderedDict()
+            items(p, od.items(), tensors, depth);
+        } else if (v instanceof Map<?, ?> m) {
+            p.op('}');                     // EMPTY_DICT
+            items(p, m, tensors, depth);
+        } else if (v instanceof Tuple t) {
+            if (t.items().isEmpty()) {
+                p.op(')');
+            } else {
+                p.op('(');
+                for (Object o : t.items()) value(p, o, tensors, depth + 1);
+                p.op('t');
+            }
+        } else if (v instanceof List<?> l) {
+            p.op(']');                     // EMPTY_LIST
+            if (!l.isEmpty()) {
+                p.op('(');
+                for (Object o : l) value(p, o, tensors, depth + 1);
+                p.op('e');                 // APPENDS
+            }
+        } else {
+            throw new IllegalArgumentException("cannot pickle a " + v.getClass().getName() + " into a checkpoint");
+        }
+    }
+
+    private static void items(Pickle p, Map<?, ?> m, List<StoredTensor> tensors, int depth) {
+        if (m.isEmpty()) return;
+        p.op('(');                         // MARK
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            if (!(e.getKey() instanceof String || e.getKey() instanceof Integer)) {
+                throw new IllegalArgumentException("checkpoint dict key " + e.getKey() + " is neither a string nor an int");
+            }
+            value(p, e.getKey(), tensors, depth + 1);
+            value(p, e.getValue(), tensors, depth + 1);
+        }
+        p.op('u');                         // SETITEMS
+    }
+
+    /** torch._utils._rebuild_tensor_v2(persistent storage, 0, shape, strides, False, OrderedDict()). */
+    private static void tensor(Pickle p, StoredTensor t, int key) {
+        p.global("torch._utils", "_rebuild_tensor_v2").op('(');
+        // persistent id ('storage', torch.XStorage, key, 'cpu', numel)
+        p.op('(').str("storage").global("torch", t.dtype().torchStorage)
+         .str(Integer.toString(key)).str("cpu").integer(t.numel()).op('t').op('Q');
+        p.integer(0);                      // storage offset
+        int[] shape = t.shape();
+        long[] strides = StoredTensor.rowMajor(shape);
+        p.op('(');
+        for (int s : shape) p.integer(s);
+        p.op('t').op('(');
+        for (long s : strides) p.integer(s);
+        p.op('t');
+        p.op(0x89);                        // requires_grad False
+        p.global("collections", "OrderedDict").op(')').op('R');  // backward hooks
+        p.op('t').op('R');                 // _rebuild_tensor_v2(*args)
     }
 
     private static final class Pickle {

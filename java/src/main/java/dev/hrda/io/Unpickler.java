@@ -122,12 +122,12 @@ final class Unpickler {
                 case 0x85 -> push(tuple(pop()));
                 case 0x86 -> { Object b = pop(), a = pop(); push(tuple(a, b)); }
                 case 0x87 -> { Object c = pop(), b = pop(), a = pop(); push(tuple(a, b, c)); }
-                case 0x91 -> push(new LinkedHashSet<>(popMark())); // FROZENSET
+                case 0x91 -> { List<Object> items = popMark(); for (Object o : items) hashable(o, 0); push(new LinkedHashSet<>(items)); } // FROZENSET
                 case 's' -> { Object v = pop(), k = pop(); setItems(peek(), Arrays.asList(k, v)); }
                 case 'u' -> { List<Object> items = popMark(); setItems(peek(), items); }
                 case 'a' -> { Object v = pop(); list(peek()).add(v); }
                 case 'e' -> { List<Object> items = popMark(); list(peek()).addAll(items); }
-                case 0x90 -> { List<Object> items = popMark(); set(peek()).addAll(items); } // ADDITEMS
+                case 0x90 -> { List<Object> items = popMark(); for (Object o : items) hashable(o, 0); set(peek()).addAll(items); } // ADDITEMS
                 case 'J' -> push((long) in.getInt()); // BININT
                 case 'K' -> push((long) u8()); // BININT1
                 case 'M' -> push((long) (in.getShort() & 0xffff)); // BININT2
@@ -297,8 +297,22 @@ final class Unpickler {
         if (!(target instanceof Map<?, ?>)) throw error("SETITEM on " + describe(target));
         if (kv.size() % 2 != 0) throw error("odd number of items for SETITEMS");
         @SuppressWarnings("unchecked") Map<Object, Object> m = (Map<Object, Object>) target;
-        for (int i = 0; i < kv.size(); i += 2) m.put(kv.get(i), kv.get(i + 1));
+        for (int i = 0; i < kv.size(); i += 2) m.put(hashable(kv.get(i), 0), kv.get(i + 1));
         return m;
+    }
+
+    /** Deepest tuple a dict key or set element may be: hashing a deeper one would recurse without bound. */
+    private static final int MAX_KEY_DEPTH = 8;
+
+    /** A dict key or set element: a scalar or a shallow tuple of them (Python would refuse lists and dicts too). */
+    private Object hashable(Object k, int depth) {
+        if (k == null || k instanceof String || k instanceof Number || k instanceof Boolean || k instanceof byte[]) return k;
+        if (k instanceof List<?> t && depth < MAX_KEY_DEPTH) {
+            for (Object o : t) hashable(o, depth + 1);
+            return k;
+        }
+        throw error(k instanceof List<?> ? "dict key or set element nested more than " + MAX_KEY_DEPTH + " tuples deep"
+                                         : "unhashable dict key or set element " + describe(k));
     }
 
     @SuppressWarnings("unchecked")

@@ -2,7 +2,7 @@ package dev.hrda.model;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
+import java.util.random.RandomGenerator;
 
 /** A rectangle in pixels of some grid: rows [top, top+height), cols [left, left+width). */
 public record CropBox(int top, int left, int height, int width) {
@@ -19,7 +19,7 @@ public record CropBox(int top, int left, int height, int width) {
      * HRDA's get_crop_bbox: a crop of {@code crop}² inside h×w, offsets drawn uniformly among the
      * multiples of {@code divisible} in [0, margin] ((margin+1)/divisible choices, as the original).
      */
-    public static CropBox random(int h, int w, int crop, int divisible, Random rng) {
+    public static CropBox random(int h, int w, int crop, int divisible, RandomGenerator rng) {
         int marginH = Math.max(h - crop, 0), marginW = Math.max(w - crop, 0);
         int top = rng.nextInt((marginH + 1) / divisible > 0 ? (marginH + 1) / divisible : 1) * divisible;
         int left = rng.nextInt((marginW + 1) / divisible > 0 ? (marginW + 1) / divisible : 1) * divisible;

@@ -69,7 +69,7 @@ public final class DAFormerHead extends Module {
             Tensor x = F.concat(levels);
             if (aspp != null) x = withCp ? F.checkpoint(aspp::forward, x) : aspp.forward(x);
             else x = conv1x1.forward(x);
-            x = F.dropout2d(x, config.dropout(), training());
+            x = F.dropout2d(x, config.dropout(), isStochastic());
             return s.keep(convSeg.forward(x));
         }
     }

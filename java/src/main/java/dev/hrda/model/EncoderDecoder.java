@@ -29,9 +29,11 @@ public final class EncoderDecoder extends Segmentor {
     }
 
     @Override
-    public Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng) {
-        Tensor loss = segLoss(logits(img), label, weight);
-        return new Losses(loss, Map.of("decode.loss_seg", loss));
+    public TrainOutput forwardTrain(Tensor img, Tensor label, Tensor weight, CropBox detailBox) {
+        List<Tensor> feats = backbone.forward(img);
+        SegLoss loss = segLoss(decodeHead.forward(feats), label, weight);
+        Losses l = new Losses(loss.loss(), Map.of("decode.loss_seg", loss.loss()), Map.of("decode.acc_seg", loss.accuracy()));
+        return new TrainOutput(l, feats, null);
     }
 
     @Override

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.random.RandomGenerator;
 
 /**
  * HRDA's multi-resolution encoder-decoder (hrda_encoder_decoder.py): a context crop (the whole
@@ -34,8 +35,12 @@ public final class HrdaEncoderDecoder extends Segmentor {
         return List.of(decodeHead.head, decodeHead.scaleAttention);
     }
 
-    /** The parts of one HRDA forward, for tests and visualisation. */
-    public record Outputs(Tensor lr, Tensor hr, Tensor att, Tensor fused, CropBox box) {}
+    /**
+     * The parts of one HRDA training forward: the context and detail head logits, the scale
+     * attention (masked to the detail box), the fused logits at stride 4 of the input, the box,
+     * and the context crop's encoder features (what the ImageNet feature distance compares).
+     */
+    public record Outputs(Tensor lr, Tensor hr, Tensor att, Tensor fused, CropBox box, List<Tensor> contextFeatures) {}
 
     /**
      * Training-mode forward with the detail crop at {@code box} (input pixels, multiples of 8):
@@ -64,30 +69,42 @@ public final class HrdaEncoderDecoder extends Segmentor {
         Tensor hr = decodeHead.head.forward(hrFeats);
         Tensor att = decodeHead.attention(lrFeats, lr);
         Tensor fused = HrdaHead.fuse(lr, att, hr, box.scaled(OS));
-        return new Outputs(lr, hr, att, fused, box);
-    }
-
-    /** Draws HRDA's random detail box for an h×w input. */
-    public CropBox randomBox(int h, int w, Random rng) {
-        return CropBox.random(h, w, hrda.hrCropSize(), hrda.cropDivisible(), rng);
+        return new Outputs(lr, hr, att, fused, box, lrFeats);
     }
 
     @Override
-    public Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng) {
-        return losses(forwardTrainParts(img, randomBox(img.dim(2), img.dim(3), rng)), label, weight);
+    public CropBox randomDetailBox(int h, int w, RandomGenerator rng) {
+        return CropBox.random(h, w, hrda.hrCropSize(), hrda.cropDivisible(), rng);
     }
 
-    /** 0.9·CE(fused → label size) + 0.1·CE(detail → cropped label). */
+    /** HRDA's feature_scale: the ImageNet feature distance compares the context crop's features (scale 0.5). */
+    public double featureScale() {
+        return hrda.contextScale();
+    }
+
+    @Override
+    public TrainOutput forwardTrain(Tensor img, Tensor label, Tensor weight, CropBox detailBox) {
+        if (detailBox == null) throw new IllegalArgumentException("HRDA training needs a detail crop box (randomDetailBox)");
+        Outputs o = forwardTrainParts(img, detailBox);
+        return new TrainOutput(losses(o, label, weight), o.contextFeatures(), o);
+    }
+
+    /** 0.9·CE(fused → label size) + 0.1·CE(detail → cropped label), with their accuracies. */
     public Losses losses(Outputs o, Tensor label, Tensor weight) {
         double hrW = hrda.hrLossWeight();
-        Tensor fusedLoss = F.scale(segLoss(o.fused(), label, weight), 1 - hrW);
+        SegLoss fused = segLoss(o.fused(), label, weight);
+        Tensor fusedLoss = F.scale(fused.loss(), 1 - hrW);
         CropBox box = o.box();
         Tensor hrLabel = cropPixels(label, box), hrWeight = weight == null ? null : cropPixels(weight, box);
-        Tensor hrLoss = F.scale(segLoss(o.hr(), hrLabel, hrWeight), hrW);
+        SegLoss hr = segLoss(o.hr(), hrLabel, hrWeight);
+        Tensor hrLoss = F.scale(hr.loss(), hrW);
         Map<String, Tensor> terms = new LinkedHashMap<>();
         terms.put("decode.loss_seg", fusedLoss);
         terms.put("decode.hr.loss_seg", hrLoss);
-        return new Losses(F.add(fusedLoss, hrLoss), terms);
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        metrics.put("decode.acc_seg", fused.accuracy());
+        metrics.put("decode.hr.acc_seg", hr.accuracy());
+        return new Losses(F.add(fusedLoss, hrLoss), terms, metrics);
     }
 
     private static Tensor cropPixels(Tensor map, CropBox box) {

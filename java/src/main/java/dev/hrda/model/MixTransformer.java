@@ -75,7 +75,8 @@ public final class MixTransformer extends Module {
                 int h = map.dim(2), w = map.dim(3);
                 Tensor t = patchEmbeds.get(i).norm.forward(F.toTokens(map));
                 for (Block b : stages.get(i)) {
-                    t = withCp ? F.checkpoint(z -> b.forward(z, h, w, training()), t) : b.forward(t, h, w, training());
+                    boolean drop = isStochastic();
+                    t = withCp ? F.checkpoint(z -> b.forward(z, h, w, drop), t) : b.forward(t, h, w, drop);
                 }
                 x = s.keep(F.toMap(norms.get(i).forward(t), h, w));
             }

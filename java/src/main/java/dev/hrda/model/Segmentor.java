@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.random.RandomGenerator;
 
 /**
  * An encoder-decoder segmentor with mmseg's state-dict layout: "backbone.*" and "decode_head.*".
@@ -34,10 +35,29 @@ public abstract class Segmentor extends Module {
     }
 
     /**
-     * Training forward on a batch: images [B, 3, H, W], train-id labels int32 [B, H, W] (255 =
-     * ignore), optional pixel weights [B, H, W]. Returns the weighted loss and its terms.
+     * What one training forward produced: the loss and its terms, the encoder features the
+     * ImageNet feature distance compares (DAFormer: of the image; HRDA: of the context crop, its
+     * feature_scale 0.5), and for HRDA the parts of the fused prediction (debug images).
      */
-    public abstract Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng);
+    public record TrainOutput(Losses losses, List<Tensor> features, HrdaEncoderDecoder.Outputs parts) {}
+
+    /**
+     * Training forward on a batch: images [B, 3, H, W], train-id labels int32 [B, H, W] (255 =
+     * ignore), optional pixel weights [B, H, W]; {@code detailBox} is HRDA's detail crop (from
+     * {@link #randomDetailBox}; ignored by DAFormer, may be null there). One encoder pass: the
+     * returned features are those the loss was computed from.
+     */
+    public abstract TrainOutput forwardTrain(Tensor img, Tensor label, Tensor weight, CropBox detailBox);
+
+    /** HRDA's random detail crop of an h x w training input (get_crop_bbox); null for a single-scale model. */
+    public CropBox randomDetailBox(int h, int w, RandomGenerator rng) {
+        return null;
+    }
+
+    /** {@link #forwardTrain(Tensor, Tensor, Tensor, CropBox)} with the detail crop drawn from {@code rng}; the losses only. */
+    public Losses forwardTrain(Tensor img, Tensor label, Tensor weight, Random rng) {
+        return forwardTrain(img, label, weight, randomDetailBox(img.dim(2), img.dim(3), rng)).losses();
+    }
 
     /** Inference logits of one window at the input's size [B, K, H, W] (mmseg encode_decode). */
     public abstract Tensor encodeDecode(Tensor img);
@@ -84,10 +104,34 @@ public abstract class Segmentor extends Module {
         return sum;
     }
 
-    /** mmseg decode_head.losses: logits bilinearly resized to the label size, CE (ignore 255), mean over all pixels. */
-    protected static Tensor segLoss(Tensor logits, Tensor label, Tensor weight) {
+    /** A decode-head loss and mmseg's acc_seg of the same logits (percent of the non-ignored pixels). */
+    public record SegLoss(Tensor loss, double accuracy) {}
+
+    /**
+     * mmseg decode_head.losses: logits bilinearly resized to the label size, CE (ignore 255)
+     * times the pixel weight, mean over all pixels; and the accuracy of the resized logits.
+     */
+    protected static SegLoss segLoss(Tensor logits, Tensor label, Tensor weight) {
         Tensor up = F.resize(logits, label.dim(1), label.dim(2));
-        return F.crossEntropy(up, label, weight, IGNORE);
+        Tensor loss = F.crossEntropy(up, label, weight, IGNORE);
+        return new SegLoss(loss, accuracy(up, label));
+    }
+
+    /** Percent of the non-ignored pixels whose arg-max class equals the label (0 when none is labelled). */
+    static double accuracy(Tensor logits, Tensor label) {
+        int b = logits.dim(0), k = logits.dim(1);
+        long hw = (long) logits.dim(2) * logits.dim(3);
+        try (Tensor pred = Tensor.empty(logits.backend(), dev.hrda.tensor.DType.I32, b, logits.dim(2), logits.dim(3))) {
+            logits.backend().pseudoLabel(logits, pred, null, null, 2, b, k, hw);
+            int[] p = pred.toIntArray(), l = label.toIntArray();
+            long correct = 0, valid = 0;
+            for (int i = 0; i < p.length; i++) {
+                if (l[i] == IGNORE) continue;
+                valid++;
+                if (p[i] == l[i]) correct++;
+            }
+            return valid == 0 ? 0 : 100.0 * correct / valid;
+        }
     }
 
     /**

@@ -22,19 +22,25 @@ public abstract class Module implements AutoCloseable {
     private final Map<String, Tensor> params = new LinkedHashMap<>();
     private final Map<String, Tensor> buffers = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
+    /** BatchNorm on batch statistics (and updating its running ones) rather than the running ones. */
     private boolean training = true;
+    /** Dropout, Dropout2d and drop-path active. */
+    private boolean stochastic = true;
 
     protected Module(Backend backend, DType dtype) {
         this.backend = backend;
         this.dtype = dtype;
     }
 
-    /** Creates a parameter (outside any arena) with a zero gradient, initialised from {@code init}. */
+    /**
+     * Creates a parameter (outside any arena) initialised from {@code init}. Its gradient is
+     * allocated on first use (the first backward pass that reaches it, or the optimizer that
+     * owns it), so frozen models (the EMA teacher, the ImageNet model) never hold one.
+     */
     protected Tensor param(String name, double[] init, int... shape) {
         Tensor p = Arena.persistent(() -> {
             Tensor t = Tensor.empty(backend, dtype, shape);
             t.copyFrom(init);
-            t.grad = Tensor.zeros(backend, dtype, shape);
             return t;
         });
         p.isParam = true;
@@ -92,14 +98,61 @@ public abstract class Module implements AutoCloseable {
         return Collections.unmodifiableMap(children);
     }
 
-    /** Training mode (dropout active, batch norm on batch statistics) for this module and its children. */
+    /**
+     * Training mode (dropout and drop-path active, batch norm on batch statistics) or evaluation
+     * mode (neither), for this module and its children.
+     */
     public void train(boolean on) {
         training = on;
+        stochastic = on;
         for (Module m : children.values()) m.train(on);
     }
 
+    /**
+     * Dropout and drop-path on or off without touching BatchNorm's mode: DACS runs its EMA
+     * teacher with BatchNorm on batch statistics but no dropout ({@code train(true);
+     * stochastic(false)}).
+     */
+    public void stochastic(boolean on) {
+        stochastic = on;
+        for (Module m : children.values()) m.stochastic(on);
+    }
+
+    /** Whether BatchNorm uses batch statistics. */
     public boolean training() {
         return training;
+    }
+
+    /** Whether dropout and drop-path are active. */
+    public boolean isStochastic() {
+        return stochastic;
+    }
+
+    /**
+     * Whether the parameters take part in autograd. Off: no op records a backward step for
+     * them and their gradient memory is freed (a frozen model allocates none).
+     */
+    public void requiresGrad(boolean on) {
+        for (Tensor p : namedParameters().values()) {
+            p.requiresGrad = on;
+            if (!on && p.grad != null) {
+                p.grad.close();
+                p.grad = null;
+            }
+        }
+    }
+
+    /** {@code requiresGrad(false)}: the EMA teacher and the ImageNet model of DACS. Returns this. */
+    public Module freeze() {
+        requiresGrad(false);
+        return this;
+    }
+
+    /** Allocates a zero gradient for every parameter that requires one and has none (an optimizer's parameters). */
+    public void allocateGradients() {
+        for (Tensor p : namedParameters().values()) {
+            if (p.requiresGrad && p.grad == null) p.grad = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
+        }
     }
 
     /** Sets every parameter gradient of this tree to zero. */

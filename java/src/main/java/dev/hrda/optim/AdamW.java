@@ -19,6 +19,9 @@ public final class AdamW implements AutoCloseable {
     /** One custom_keys rule. */
     public record Rule(String key, float lrMult, float decayMult) {}
 
+    /** The group of one parameter: the rule that matched its name (null: none, multipliers 1). */
+    public record Group(Rule rule, float lrMult, float decayMult) {}
+
     public final double baseLr;
     public final double weightDecay;
     public final float beta1, beta2, eps;
@@ -29,6 +32,7 @@ public final class AdamW implements AutoCloseable {
     private final List<Tensor> expAvgSq = new ArrayList<>();
     private final float[] lrMult;
     private final float[] decayMult;
+    private final Map<String, Group> groups = new LinkedHashMap<>();
     private long step;
 
     public AdamW(Backend backend, Map<String, Tensor> named, double lr, double weightDecay,
@@ -53,10 +57,12 @@ public final class AdamW implements AutoCloseable {
                 }
             }
             Tensor p = e.getValue();
-            p.lrMult = best == null ? 1f : best.lrMult();
-            p.decayMult = best == null ? 1f : best.decayMult();
-            lrMult[i] = p.lrMult;
-            decayMult[i] = p.decayMult;
+            Group g = new Group(best, best == null ? 1f : best.lrMult(), best == null ? 1f : best.decayMult());
+            groups.put(e.getKey(), g);
+            lrMult[i] = g.lrMult();
+            decayMult[i] = g.decayMult();
+            // gradients exist from the start, so a training run's memory does not grow after its first step
+            if (p.grad == null) p.grad = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
             Tensor m = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
             Tensor v = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
             m.name = "exp_avg." + e.getKey();
@@ -90,6 +96,18 @@ public final class AdamW implements AutoCloseable {
     }
 
     public long stepCount() { return step; }
+
+    /** The custom_keys group of a parameter, by its full name. */
+    public Group groupOf(String name) {
+        Group g = groups.get(name);
+        if (g == null) throw new IllegalArgumentException("'" + name + "' is not a parameter of this optimizer");
+        return g;
+    }
+
+    /** The learning rate of a parameter at {@code lrFactor} of the schedule. */
+    public double lrOf(String name, double lrFactor) {
+        return baseLr * lrFactor * groupOf(name).lrMult();
+    }
 
     public void zeroGrad() {
         for (Tensor p : params) if (p.grad != null) backend.fill(p.grad, 0);

@@ -17,8 +17,8 @@ import java.util.Arrays;
  * memory and never free it. Nothing is left to the garbage collector.
  *
  * Autograd state lives here too: {@link #grad} (allocated on first use), {@link #requiresGrad},
- * and for parameters their original (mmseg/SegFormer) {@link #name} and optimizer group
- * multipliers.
+ * and for parameters their original (mmseg/SegFormer) {@link #name}. Optimizer groups belong
+ * to the optimizer ({@link dev.hrda.optim.AdamW#groupOf}), not to the tensor.
  */
 public final class Tensor implements AutoCloseable {
     private final Backend backend;
@@ -34,8 +34,6 @@ public final class Tensor implements AutoCloseable {
     /** Parameters keep their gradient across arenas and are updated by the optimizer. */
     public boolean isParam;
     public String name;
-    public float lrMult = 1f;
-    public float decayMult = 1f;
 
     private Tensor(Backend backend, DType dtype, int[] shape, long address, Tensor base) {
         this.backend = backend;
