@@ -92,6 +92,7 @@ public final class F {
     }
 
     private static Tensor result(Tensor out, Tape tape) {
+        if (Anomaly.enabled()) Anomaly.check(out);
         out.requiresGrad = tape != null;
         if (tape != null) tape.producedBy(out);
         return out;

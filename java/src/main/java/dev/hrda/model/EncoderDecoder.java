@@ -31,9 +31,10 @@ public final class EncoderDecoder extends Segmentor {
     @Override
     public TrainOutput forwardTrain(Tensor img, Tensor label, Tensor weight, CropBox detailBox) {
         List<Tensor> feats = backbone.forward(img);
-        SegLoss loss = segLoss(decodeHead.forward(feats), label, weight);
+        Tensor logits = decodeHead.forward(feats);
+        SegLoss loss = segLoss(logits, label, weight);
         Losses l = new Losses(loss.loss(), Map.of("decode.loss_seg", loss.loss()), Map.of("decode.acc_seg", loss.accuracy()));
-        return new TrainOutput(l, feats, null);
+        return new TrainOutput(l, logits, feats, null);
     }
 
     @Override

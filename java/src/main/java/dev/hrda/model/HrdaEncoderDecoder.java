@@ -86,7 +86,7 @@ public final class HrdaEncoderDecoder extends Segmentor {
     public TrainOutput forwardTrain(Tensor img, Tensor label, Tensor weight, CropBox detailBox) {
         if (detailBox == null) throw new IllegalArgumentException("HRDA training needs a detail crop box (randomDetailBox)");
         Outputs o = forwardTrainParts(img, detailBox);
-        return new TrainOutput(losses(o, label, weight), o.contextFeatures(), o);
+        return new TrainOutput(losses(o, label, weight), o.fused(), o.contextFeatures(), o);
     }
 
     /** 0.9·CE(fused → label size) + 0.1·CE(detail → cropped label), with their accuracies. */

@@ -35,11 +35,12 @@ public abstract class Segmentor extends Module {
     }
 
     /**
-     * What one training forward produced: the loss and its terms, the encoder features the
-     * ImageNet feature distance compares (DAFormer: of the image; HRDA: of the context crop, its
-     * feature_scale 0.5), and for HRDA the parts of the fused prediction (debug images).
+     * What one training forward produced: the loss and its terms, the logits it was computed from
+     * (stride 4; HRDA's fused ones), the encoder features the ImageNet feature distance compares
+     * (DAFormer: of the image; HRDA: of the context crop, its feature_scale 0.5), and for HRDA the
+     * parts of the fused prediction (debug images).
      */
-    public record TrainOutput(Losses losses, List<Tensor> features, HrdaEncoderDecoder.Outputs parts) {}
+    public record TrainOutput(Losses losses, Tensor logits, List<Tensor> features, HrdaEncoderDecoder.Outputs parts) {}
 
     /**
      * Training forward on a batch: images [B, 3, H, W], train-id labels int32 [B, H, W] (255 =

@@ -113,6 +113,9 @@ public final class AdamW implements AutoCloseable {
         for (Tensor p : params) if (p.grad != null) backend.fill(p.grad, 0);
     }
 
+    /** The parameter names, in the order of the state (torch's parameter indices). */
+    public List<String> names() { return java.util.Collections.unmodifiableList(names); }
+
     public List<Tensor> expAvg() { return expAvg; }
 
     public List<Tensor> expAvgSq() { return expAvgSq; }

@@ -138,11 +138,11 @@ public final class Dacs {
             try (Scope phase = Scope.open(); Tape tape = Tape.record()) {
                 Segmentor.TrainOutput out = student.forwardTrain(srcImg, srcLabel, null, draws.detailBox(Draws.Pass.SOURCE, student, h, w));
                 Tensor loss = record(iter, log, "", out.losses());
+                obs.source(srcImg, srcLabel, out);
                 if (s.fdLambda() > 0) {
                     Tensor fd = featureDistance(srcImg, srcLabel, out.features(), obs);
                     loss = F.add(loss, term(iter, log, "src.loss_imnet_feat_dist", fd));
                 }
-                obs.source(srcImg, srcLabel, out);
                 clock.lap(Clock.FORWARD);
                 tape.backward(loss);
                 clock.lap(Clock.BACKWARD);
