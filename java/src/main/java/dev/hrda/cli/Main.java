@@ -14,6 +14,7 @@ public final class Main {
     static {
         register(new InfoCommand());
         register(new TestCommand());
+        register(new DemoCommand());
         register(new ExportCommand());
         register(new ConvertCommand());
         register(new DataCheckCommand());

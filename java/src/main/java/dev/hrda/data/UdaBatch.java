@@ -1,10 +1,10 @@
 package dev.hrda.data;
 
-/** One UDA step's data: labelled source batch and unlabelled target batch (with validity mask). */
+/** One UDA step's data: labelled source batch and unlabelled target batch (with validity mask; null in source-only training). */
 public record UdaBatch(Batch source, Batch target) implements AutoCloseable {
     @Override
     public void close() {
         source.close();
-        target.close();
+        if (target != null) target.close();
     }
 }

@@ -122,7 +122,20 @@ public final class HrdaEncoderDecoder extends Segmentor {
         return F.resize(fusedInference(img), img.dim(2), img.dim(3));
     }
 
-    /** The fused logits at stride 4 (before the final resize). */
+    /**
+     * What HRDA's inference returns: the fused logits, or (test.py --hrda-out ATT, hrda_head.py's
+     * debug_output_attention) the attention map sum_k up2(att)_k * softmax(fused)_k, one channel:
+     * where the prediction follows the detail branch. The slide test averages either over windows.
+     */
+    public enum TestOutput { LOGITS, ATTENTION }
+
+    private TestOutput testOutput = TestOutput.LOGITS;
+
+    public void setTestOutput(TestOutput o) {
+        testOutput = o;
+    }
+
+    /** The fused logits at stride 4 (before the final resize), or the attention map in {@link TestOutput#ATTENTION} mode. */
     public Tensor fusedInference(Tensor img) {
         int b = img.dim(0), h = img.dim(2), w = img.dim(3);
         List<Tensor> lrFeats = backbone.forward(F.resizeByFactor(img, hrda.contextScale()));
@@ -138,6 +151,11 @@ public final class HrdaEncoderDecoder extends Segmentor {
         } else {
             hr = decodeHead.head.forward(backbone.forward(img));
         }
-        return HrdaHead.fuse(lr, att, hr, new CropBox(0, 0, h / OS, w / OS));
+        Tensor fused = HrdaHead.fuse(lr, att, hr, new CropBox(0, 0, h / OS, w / OS));
+        if (testOutput == TestOutput.LOGITS) return fused;
+        Tensor weighted = F.mul(F.resize(att, fused.dim(2), fused.dim(3)), F.softmax(fused, 1));
+        int k = weighted.dim(1);
+        Tensor ones = Tensor.full(weighted.backend(), weighted.dtype(), 1, 1, k, 1, 1);
+        return F.conv2d(weighted, ones, null, 1, 0, 1, 1);  // the sum over the classes
     }
 }

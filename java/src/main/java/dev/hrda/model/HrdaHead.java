@@ -17,13 +17,26 @@ import java.util.Random;
 public final class HrdaHead extends Module {
     public final DAFormerHead head;
     public final DAFormerHead scaleAttention;
-    private final double fixedAttention;
+    private double fixedAttention;
 
     HrdaHead(Backend backend, DType dtype, ModelConfig c, Random r) {
         super(backend, dtype);
         head = child("head", new DAFormerHead(backend, dtype, c.head(), r));
         scaleAttention = child("scale_attention", new DAFormerHead(backend, dtype, c.attentionHead(), r));
         fixedAttention = c.hrda().fixedAttention();
+    }
+
+    /**
+     * Fixes the scale attention (0: context only, 1: detail only; NaN: learned), as HRDA's
+     * test.py --hrda-out LR|HR does to a loaded model.
+     */
+    public void fixAttention(double value) {
+        if (!Double.isNaN(value) && (value < 0 || value > 1)) throw new IllegalArgumentException("fixed attention must be in [0, 1], got " + value);
+        fixedAttention = value;
+    }
+
+    public double fixedAttention() {
+        return fixedAttention;
     }
 
     /** sigmoid(scale_attention(context features)), or the fixed value broadcast to lr's shape. */
