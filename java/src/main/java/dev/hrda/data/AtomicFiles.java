@@ -43,10 +43,23 @@ public final class AtomicFiles {
         return n.startsWith(".") && n.contains(".tmp");
     }
 
+    /**
+     * Tests only: a fault raised after the writer has written the temporary file and before the
+     * rename, for targets the predicate accepts (a disk that fills up at save time).
+     */
+    private static volatile java.util.function.Function<Path, IOException> fault;
+
+    public static void injectFault(java.util.function.Function<Path, IOException> f) {
+        fault = f;
+    }
+
     public static void write(Path target, Writer w) {
         Path tmp = tempFor(target);
         try {
             w.write(tmp);
+            var f = fault;
+            IOException injected = f == null ? null : f.apply(target);
+            if (injected != null) throw injected;
             if (!Files.isRegularFile(tmp)) throw new IOException("nothing was written");
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

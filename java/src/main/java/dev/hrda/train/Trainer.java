@@ -255,8 +255,17 @@ public final class Trainer {
 
     private void saveCheckpoint(Models m, AdamW opt, long iteration, TrainLog log, double lrFactor) {
         Path file = p.workDir().resolve("iter_" + iteration + ".pth");
-        TrainingCheckpoint.save(file, m.student, m.teacher, m.imnet, opt, lrFactor,
-                                new TrainingCheckpoint.Meta(iteration, p.seed(), p.configText(), p.name() + ".yaml", p.model().name()));
+        try {
+            TrainingCheckpoint.save(file, m.student, m.teacher, m.imnet, opt, lrFactor,
+                                    new TrainingCheckpoint.Meta(iteration, p.seed(), p.configText(), p.name() + ".yaml", p.model().name()));
+        } catch (RuntimeException e) {
+            Path last = latestCheckpoint(p.workDir());
+            String msg = "could not be written (" + e.getMessage() + "); nothing half-written is left, and "
+                         + (last == null ? "there is no earlier checkpoint" : "the last complete checkpoint is " + realName(last))
+                         + ": free space, then resume with --resume";
+            log.info("stopped: checkpoint " + file + " " + msg);
+            throw new CheckpointException(file, msg, e);
+        }
         pointLatest(file);
         log.info("Saving checkpoint at " + iteration + " iterations: " + file);
         if (p.maxKeepCheckpoints() > 0) {
@@ -286,6 +295,14 @@ public final class Trainer {
             } catch (IOException e2) {
                 throw new UncheckedIOException("cannot point latest.pth at " + file + ": " + e2.getMessage(), e2);
             }
+        }
+    }
+
+    private static String realName(Path p) {
+        try {
+            return p.toRealPath().toString();
+        } catch (IOException e) {
+            return p.toString();
         }
     }
 

@@ -85,6 +85,25 @@ class TrainerTest {
         assertEquals(wholeTrain, splitTrain, "resumed run logs the same losses, bit for bit (times aside)");
     }
 
+    @Test
+    void fullDiskAtSaveTimeLeavesTheLastCheckpointWhole(@TempDir Path dir) throws IOException {
+        Path work = dir.resolve("w");
+        Trainer.run(BE, plan(work, 4, 2, 2), new Trainer.Options(false, null, false, false, 2), null);
+        byte[] before = Files.readAllBytes(work.resolve("iter_2.pth"));
+        dev.hrda.data.AtomicFiles.injectFault(t -> t.getFileName().toString().equals("iter_4.pth")
+                                                   ? new IOException("No space left on device") : null);
+        try {
+            dev.hrda.io.CheckpointException e = org.junit.jupiter.api.Assertions.assertThrows(dev.hrda.io.CheckpointException.class,
+                () -> Trainer.run(BE, plan(work, 4, 2, 2), new Trainer.Options(true, null, false, false, -1), null));
+            assertTrue(e.getMessage().contains("iter_4.pth") && e.getMessage().contains("No space left on device")
+                       && e.getMessage().contains("iter_2.pth"), e.getMessage());
+        } finally {
+            dev.hrda.data.AtomicFiles.injectFault(null);
+        }
+        assertEquals(List.of("iter_2.pth", "latest.pth"), list(work).stream().filter(f -> f.contains(".pth")).toList(), "no temporary file left");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(before, Files.readAllBytes(work.resolve("latest.pth")));
+    }
+
     /** The train records of every .log.json in a work dir, with the timing fields removed. */
     private static List<String> trainLines(Path dir) throws IOException {
         List<String> out = new ArrayList<>();
