@@ -79,6 +79,11 @@ modules=java.base,java.logging,java.management,jdk.unsupported
 # gpu_run.sh runs the gpu-tagged tests only).
 unused="java.desktop:opencv-* java.desktop:commons-math3-* java.sql:junit-platform-console-standalone-*"
 unused="$unused java.desktop:classes"
+# Jackson's optional handlers (java.beans annotations, java.sql dates, DOM nodes: each loaded
+# only when such a type is met, guarded where it may be absent) and SnakeYAML's JavaBean
+# introspection (unused: jackson-dataformat-yaml reads events only). Config and JSON reading run
+# without these modules (checked with the bundled runtime).
+unused="$unused java.desktop:jackson-databind-* java.sql:jackson-databind-* java.xml:jackson-databind-* java.desktop:snakeyaml-*"
 # check: every module that the bundled jars' classes refer to directly is in the list (jdeps on
 # the extracted classes: several bytedeco jars are modules whose jdeps resolution would fail)
 missing=""; jd="$(mktemp -d)"

@@ -62,7 +62,7 @@ class TorchFilesTest {
         Map<String, String> m = f.metadata();
         assertEquals("0.16.0+c370b5b", m.get("meta.mmseg_version"));
         assertEquals("4000", m.get("meta.iter"));
-        assertEquals("6.0E-5", m.get("meta.lr"));
+        assertEquals("6e-05", m.get("meta.lr"));  // Python's repr, as json.dumps writes it
         assertEquals("[\"road\",\"sidewalk\"]", m.get("meta.CLASSES"));
         assertEquals("[[128,64,128],[244,35,232]]", m.get("meta.PALETTE"));
         assertEquals("1099511627776", m.get("meta.big"));
