@@ -50,13 +50,31 @@ public record ModelSpec(String type, String pretrained, ModelConfig config, doub
             pretrained = Path.of(pretrained).toAbsolutePath().normalize().toString();
         }
 
-        Section b = m.section("backbone", "type", "style", "drop_path_rate", "pretrained", "init_cfg");
+        Section b = m.section("backbone", "type", "style", "drop_path_rate", "pretrained", "init_cfg",
+                              "embed_dims", "num_heads", "depths", "sr_ratios", "mlp_ratios");
         String bt = b.string("type");
-        if (!bt.matches("mit_b[0-5]")) throw b.error("type", "'" + bt + "' is not supported (mit_b0 ... mit_b5)");
         b.fixed("style", "pytorch", "");
         b.fixed("pretrained", null, "set model.pretrained");
         b.fixed("init_cfg", null, "set model.pretrained");
-        MitConfig mit = MitConfig.named(bt);
+        MitConfig mit;
+        if (bt.matches("mit_b[0-5]")) {
+            for (String k : new String[] {"embed_dims", "num_heads", "depths", "sr_ratios", "mlp_ratios"}) {
+                if (b.has(k)) throw b.error(k, "is fixed by " + bt + " (use type MixVisionTransformer for a custom encoder)");
+            }
+            mit = MitConfig.named(bt);
+        } else if (bt.equals("MixVisionTransformer")) {
+            // the constructor arguments of mix_transformer.py's MixVisionTransformer (mit_bX set them)
+            int[] mlp = b.ints("mlp_ratios", 4);
+            for (int r : mlp) if (r != mlp[0]) throw b.error("mlp_ratios", "one ratio for all stages is supported, got " + Arrays.toString(mlp));
+            try {
+                mit = new MitConfig("mit_custom", b.ints("embed_dims", 4), b.ints("depths", 4), b.ints("num_heads", 4), b.ints("sr_ratios", 4),
+                                    mlp[0], 0.1, 3);
+            } catch (IllegalArgumentException e) {
+                throw b.error("embed_dims", e.getMessage());
+            }
+        } else {
+            throw b.error("type", "'" + bt + "' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer with embed_dims, num_heads, depths, sr_ratios, mlp_ratios)");
+        }
         double dpr = b.number("drop_path_rate", mit.dropPathRate(), 0, 1);
         mit = new MitConfig(mit.name(), mit.embedDims(), mit.depths(), mit.heads(), mit.srRatios(), mit.mlpRatio(), dpr, mit.inChannels());
 
@@ -158,7 +176,7 @@ public record ModelSpec(String type, String pretrained, ModelConfig config, doub
         } else {
             for (String k : new String[] {"crop_size", "stride", "batched_slide"}) t.fixed(k, null, "test_cfg.mode is whole");
         }
-        String name = (hrda ? "hrda" : "daformer") + "_mitb" + bt.charAt(bt.length() - 1);
+        String name = (hrda ? "hrda" : "daformer") + (bt.startsWith("mit_b") ? "_mitb" + bt.charAt(bt.length() - 1) : "_mit_custom");
         return new ModelSpec(type, pretrained, new ModelConfig(name, mit, head, attention, hc, testCrop, testStride), featureScale, batched);
     }
 

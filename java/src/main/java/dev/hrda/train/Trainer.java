@@ -150,10 +150,12 @@ public final class Trainer {
                         buffer.flushInto(rec);
                         log.record(rec, p.maxIters(), bar.etaSeconds(n));
                     }
-                    if (n % p.checkpointInterval() == 0 || n == p.maxIters()) {
+                    boolean stopping = o.stopAfter() >= 0 && done + 1 >= o.stopAfter();
+                    // a process told to stop early saves too, so that --resume continues where it stopped
+                    if (n % p.checkpointInterval() == 0 || n == p.maxIters() || stopping) {
                         saveCheckpoint(m, opt, n, log, p.schedule().factor(Math.min(n, p.maxIters() - 1)));
                     }
-                    if (!p.val().isEmpty() && (n % p.evalInterval() == 0 || n == p.maxIters())) {
+                    if (!p.val().isEmpty() && ((p.evalInterval() > 0 && n % p.evalInterval() == 0) || n == p.maxIters())) {
                         bar.pause();
                         lastMetrics = evaluate(m.student, n, r.lr(), log);
                         writePlots(log);
@@ -217,7 +219,8 @@ public final class Trainer {
         // the ImageNet model is the encoder as initialised (its ImageNet weights when given)
         if (m.imnet != null) copyParameters(m.student.backbone, m.imnet);
         if (o.loadFrom() != null) {
-            LoadReport r = Checkpoints.load(m.student, o.loadFrom(), LoadOptions.nonStrict());
+            // strict: a checkpoint of another model is refused, naming the tensors that differ
+            LoadReport r = Checkpoints.load(m.student, o.loadFrom(), LoadOptions.strict());
             say(log, "load_from " + o.loadFrom() + ": " + r.loaded().size() + " tensors loaded");
         }
         if (o.resume()) {
