@@ -26,7 +26,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * poisoned (NaN) before each call.
  *
  * <ul>
- *   <li>f32: the loss scalars within 1e-5 relative, counts exact, gradients elementwise within
+ *   <li>f32: the loss scalars within 1e-5 relative, valid counts exact, correct counts within one
+ *       (an arg-max tie within f32 rounding), gradients elementwise within
  *       1e-5 max|ref| + 1e-4 |ref|.</li>
  *   <li>bf16 and f16, against the f64 reference on the same rounded inputs. Segmentation loss:
  *       the error of the fused loss and of its gradient is at most twice that of the same-precision
@@ -201,7 +202,8 @@ class LossParityTest extends GpuParity {
                     SegOut got = runSeg(gpu, F32, s, s.logits, s.weight, weighted, acc ? prior : null);
                     assertScalar(tag + ": loss", ref.loss, got.loss, 1e-5);
                     assertEquals(ref.valid, got.valid, tag + ": valid pixels");
-                    assertEquals(ref.correct, got.correct, tag + ": correct pixels");
+                    // an arg-max whose top two logits lie within f32 rounding (~1e-6) may flip: expected < 0.1 per test run
+                    assertTrue(Math.abs(ref.correct - got.correct) <= 1, tag + ": correct pixels " + got.correct + " vs " + ref.correct);
                     double scale = maxAbs(ref.grad);
                     assertElementwise(tag + ": dlogits", ref.grad, got.grad, 1e-5 * scale, 1e-4);
                 }
