@@ -61,6 +61,15 @@ inline Tap source_tap(double scale, long dst, long in) {
   double l1 = src - i0;
   return {i0, i1, 1.0 - l1, l1};
 }
+// The forward value at taps (th, tw) of one plane [.., Wi] (f64): rows first weighted by the
+// column taps, then by the row taps. The resize op and the fused segmentation loss both use it.
+template <typename T> inline double bilinear_at(const T* plane, long Wi, const Tap& th, const Tap& tw) {
+  const T* r0 = plane + th.i0 * Wi;
+  const T* r1 = plane + th.i1 * Wi;
+  return th.l0 * (tw.l0 * r0[tw.i0] + tw.l1 * r0[tw.i1]) + th.l1 * (tw.l0 * r1[tw.i0] + tw.l1 * r1[tw.i1]);
+}
+// Weight of input i in a forward value whose taps are t (the adjoint's coefficient).
+inline double weight_of(const Tap& t, long i) { return (t.i0 == i ? t.l0 : 0.0) + (t.i1 == i ? t.l1 : 0.0); }
 
 template <typename T> inline T gelu(T x) { return (T)0.5 * x * ((T)1 + std::erf(x * (T)0.70710678118654752440)); }
 template <typename T> inline T gelu_grad(T x) {

@@ -1,5 +1,6 @@
 // Layer norm (last dim) and batch norm 2d (CPU reference, f64 accumulation).
 #include "cpu_common.hpp"
+#include "hrda/detail/op_checks.h"
 #include <vector>
 
 using namespace hrda_cpu;
@@ -128,6 +129,32 @@ int hrda_cpu_batchnorm_backward(int dtype, long N, long C, long HW,
           }
         }
       }
+    })
+  return HRDA_OK;
+}
+
+int hrda_cpu_batchnorm_eval_backward(int dtype, long N, long C, long HW, float eps,
+                                     const void* x, const void* gamma, const void* running_mean, const void* running_var,
+                                     const void* dy, void* dx, void* dgamma, void* dbeta, int accumulate) {
+  HRDA_BN_EVAL_BACKWARD_CHECKS("batchnorm_eval_backward");
+  HRDA_DISPATCH_FLOAT(dtype,
+    const T* xp = (const T*)x; const T* gp = (const T*)dy;
+    _Pragma("omp parallel for schedule(static) if (N * C * HW > 32768)")
+    for (long c = 0; c < C; c++) {
+      const double m = ((const T*)running_mean)[c], rs = 1.0 / std::sqrt((double)((const T*)running_var)[c] + eps);
+      const double k = ((const T*)gamma)[c] * rs;
+      double sg = 0, sgx = 0;
+      for (long n = 0; n < N; n++) {
+        const T* p = xp + (n * C + c) * HW; const T* q = gp + (n * C + c) * HW;
+        T* d = dx ? (T*)dx + (n * C + c) * HW : nullptr;
+        for (long i = 0; i < HW; i++) {
+          sg += q[i];
+          sgx += q[i] * (p[i] - m) * rs;
+          if (d) { const T v = (T)(k * q[i]); d[i] = accumulate ? d[i] + v : v; }
+        }
+      }
+      if (dgamma) ((T*)dgamma)[c] += (T)sgx;
+      if (dbeta) ((T*)dbeta)[c] += (T)sg;
     })
   return HRDA_OK;
 }

@@ -19,12 +19,9 @@ int hrda_cpu_resize_bilinear_forward(int dtype, long NC, long Hi, long Wi, long 
     for (long p = 0; p < NC; p++)
       for (long oh = 0; oh < Ho; oh++) {
         const Tap th = source_tap(scale_h, oh, Hi);
-        const T* r0 = in + (p * Hi + th.i0) * Wi; const T* r1 = in + (p * Hi + th.i1) * Wi;
+        const T* plane = in + p * Hi * Wi;
         T* o = out + (p * Ho + oh) * Wo;
-        for (long ow = 0; ow < Wo; ow++) {
-          const Tap tw = source_tap(scale_w, ow, Wi);
-          o[ow] = (T)(th.l0 * (tw.l0 * r0[tw.i0] + tw.l1 * r0[tw.i1]) + th.l1 * (tw.l0 * r1[tw.i0] + tw.l1 * r1[tw.i1]));
-        }
+        for (long ow = 0; ow < Wo; ow++) o[ow] = (T)bilinear_at(plane, Wi, th, source_tap(scale_w, ow, Wi));
       })
   return HRDA_OK;
 }

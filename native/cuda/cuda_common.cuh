@@ -118,16 +118,23 @@ __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
+__device__ __forceinline__ int warp_sum(int v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
-// Sums K values over the block (blockDim.x a multiple of 32, at most 1024; 1-D blocks);
-// the totals are valid in thread 0. Contains __syncthreads: every thread must call it.
-template <int K>
-__device__ __forceinline__ void block_sum(float (&v)[K]) {
-  __shared__ float sh[K][32];
+// Sums K values (float or int) over the block (blockDim.x a multiple of 32, at most 1024; 1-D
+// blocks) in a fixed tree; the totals are valid in thread 0. Contains __syncthreads: every thread
+// must call it. Each (K, V) has its own shared array: a kernel calling it twice with the same
+// types must synchronise between the calls.
+template <int K, typename V = float>
+__device__ __forceinline__ void block_sum(V (&v)[K]) {
+  __shared__ V sh[K][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
 #pragma unroll
   for (int j = 0; j < K; j++) v[j] = warp_sum(v[j]);
@@ -138,7 +145,7 @@ __device__ __forceinline__ void block_sum(float (&v)[K]) {
   __syncthreads();
   if (warp == 0) {
 #pragma unroll
-    for (int j = 0; j < K; j++) v[j] = warp_sum(lane < nw ? sh[j][lane] : 0.f);
+    for (int j = 0; j < K; j++) v[j] = warp_sum(lane < nw ? sh[j][lane] : V(0));
   }
 }
 

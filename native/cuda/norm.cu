@@ -13,8 +13,12 @@
 //    x - x[0,c,0] and its square, a shift that keeps the variance well conditioned); a
 //    per-channel finalize writes save/running stats and the affine coefficients; then one
 //    elementwise pass normalises (forward) or forms dx (backward).
+//  - batchnorm_eval_backward (frozen statistics): dx = dy * gamma * rs is elementwise, so it is
+//    written by the same pass that sums dgamma/dbeta (the reduction's load functor visits every
+//    element exactly once); without parameter gradients, a plain elementwise pass.
 #include "cuda_common.cuh"
 #include "reduce.cuh"
+#include "hrda/detail/op_checks.h"
 
 using namespace hrda_cuda;
 
@@ -232,6 +236,39 @@ template <typename T> struct BnDxOp {  // dx = gamma*rs * (dy - mean(dy) - (x - 
   }
 };
 
+// eval-mode backward: rs = 1 / sqrt(running_var + eps) as the eval forward computes it
+struct BnEvalCoef {
+  const float* rm; const float* rv; float eps;
+  __device__ __forceinline__ float rs(long c) const { return 1.f / sqrtf(rv[c] + eps); }
+};
+template <typename T> struct BnEvalBwdLoad {  // sums of dy and dy*(x - rm)*rs; writes dx when dx != NULL
+  const T* x; const T* dy; const T* gamma; BnEvalCoef k; T* dx; int acc;
+  __device__ void operator()(float (&a)[2], long idx, long, long c) const {
+    const float g = to_f(dy[idx]), rs = k.rs(c);
+    a[0] += g;
+    a[1] += g * (to_f(x[idx]) - k.rm[c]) * rs;
+    if (dx) {
+      const float v = g * to_f(gamma[c]) * rs;
+      dx[idx] = from_f<T>(acc ? to_f(dx[idx]) + v : v);
+    }
+  }
+};
+template <typename T> struct BnEvalDxOp {  // dx (+)= dy * gamma * rs
+  const T* dy; const T* gamma; BnEvalCoef k; T* dx; DivMod dHW, dC; int acc;
+  template <int V> __device__ void run(long i) const {
+    long row, q;
+    dHW.divmod(i, row);
+    const long c = dC.divmod(row, q);
+    const float s = to_f(gamma[c]) * k.rs(c);
+    float g[V], d[V];
+    load_f<V>(dy + i, g);
+    if (acc) load_f<V>(dx + i, d);
+#pragma unroll
+    for (int j = 0; j < V; j++) d[j] = acc ? d[j] + g[j] * s : g[j] * s;
+    store_f<V>(dx + i, d);
+  }
+};
+
 }  // namespace
 
 extern "C" {
@@ -356,6 +393,32 @@ int hrda_cuda_batchnorm_backward(int dtype, long N, long C, long HW, const void*
       const BnDxOp<T> op{(const T*)x, (const T*)dy, (T*)dx, coef, DivMod::make(HW, n), DivMod::make(C, N * C),
                          accumulate != 0};
       launch_map<T>(n, op, aligned16(x) && aligned16(dy) && aligned16(dx), HW, st);
+    });
+  HRDA_LAUNCH_CHECK();
+  return HRDA_OK;
+}
+
+int hrda_cuda_batchnorm_eval_backward(int dtype, long N, long C, long HW, float eps, const void* x, const void* gamma,
+                                      const void* running_mean, const void* running_var, const void* dy, void* dx,
+                                      void* dgamma, void* dbeta, int accumulate, void* stream) {
+  HRDA_BN_EVAL_BACKWARD_CHECKS("batchnorm_eval_backward");
+  cudaStream_t st = as_stream(stream);
+  const long n = N * C * HW;
+  const BnEvalCoef k{(const float*)running_mean, (const float*)running_var, eps};
+  HRDA_DISPATCH_FLOAT(dtype,
+    if (!dgamma && !dbeta) {
+      if (!dx) return HRDA_OK;
+      const BnEvalDxOp<T> op{(const T*)dy, (const T*)gamma, k, (T*)dx, DivMod::make(HW, n), DivMod::make(C, N * C),
+                             accumulate != 0};
+      launch_map<T>(n, op, aligned16(dy) && aligned16(dx), HW, st);
+    } else {
+      const ChanPlan plan = chan_plan(N, C, HW);
+      Workspace ws(st);
+      HRDA_WS_ALLOC(ws, plan.part_floats(2) * sizeof(float));
+      chan_partials<2>(plan, BnEvalBwdLoad<T>{(const T*)x, (const T*)dy, (const T*)gamma, k, (T*)dx, accumulate != 0},
+                       ws.as<float>(), st);
+      const BnBwdFinal<T> fin{nullptr, nullptr, nullptr, (T*)dgamma, (T*)dbeta, 0.f, nullptr};
+      chan_finalize<2>(plan, ws.as<float>(), fin, st);
     });
   HRDA_LAUNCH_CHECK();
   return HRDA_OK;

@@ -7,48 +7,11 @@
 // monotonic in o, so those outputs form a contiguous range per axis, found from the inverse map
 // and corrected with the exact forward rule. No atomics, no zero fill, deterministic.
 // Nearest copies raw elements (1, 2 or 4 bytes), so label maps keep their dtype.
-#include "cuda_common.cuh"
+#include "bilinear.cuh"
 
 using namespace hrda_cuda;
 
 namespace {
-
-struct Tap { long i0, i1; float l0, l1; };
-
-__device__ __forceinline__ Tap source_tap(double scale, long dst, long in) {
-  double src = scale * ((double)dst + 0.5) - 0.5;
-  if (src < 0) src = 0;
-  long i0 = (long)src;
-  if (i0 > in - 1) i0 = in - 1;
-  const long i1 = i0 + (i0 < in - 1 ? 1 : 0);
-  const double l1 = src - (double)i0;
-  return {i0, i1, (float)(1.0 - l1), (float)l1};
-}
-__device__ __forceinline__ long source_i0(double scale, long dst, long in) {
-  double src = scale * ((double)dst + 0.5) - 0.5;
-  if (src < 0) src = 0;
-  const long i0 = (long)src;
-  return i0 > in - 1 ? in - 1 : i0;
-}
-// weight of input i in the forward value of output o
-__device__ __forceinline__ float tap_weight(double scale, long o, long i, long in) {
-  const Tap t = source_tap(scale, o, in);
-  return (t.i0 == i ? t.l0 : 0.f) + (t.i1 == i ? t.l1 : 0.f);
-}
-// [lo, hi] = outputs o with i-1 <= i0(o) <= i, i.e. those whose taps include input i
-__device__ __forceinline__ void output_range(double scale, long i, long in, long out, long& lo, long& hi) {
-  if (i <= 1) lo = 0;  // i0(o) >= 0 always holds
-  else {
-    double e = floor(((double)i - 0.5) / scale - 0.5);
-    lo = e < 0 ? 0 : e > (double)out ? out : (long)e;
-    while (lo > 0 && source_i0(scale, lo - 1, in) >= i - 1) lo--;
-    while (lo < out && source_i0(scale, lo, in) < i - 1) lo++;
-  }
-  double e = ceil(((double)i + 1.5) / scale - 0.5) - 1;
-  hi = e < -1 ? -1 : e > (double)(out - 1) ? out - 1 : (long)e;
-  while (hi + 1 < out && source_i0(scale, hi + 1, in) <= i) hi++;
-  while (hi >= 0 && source_i0(scale, hi, in) > i) hi--;
-}
 
 template <typename T>
 __global__ void bilinear_forward_kernel(long total, long Hi, long Wi, long Ho, long Wo, double sh, double sw,
@@ -58,11 +21,7 @@ __global__ void bilinear_forward_kernel(long total, long Hi, long Wi, long Ho, l
     const long ow = dWo.divmod(idx, r);
     const long oh = dHo.divmod(r, p);
     const Tap th = source_tap(sh, oh, Hi), tw = source_tap(sw, ow, Wi);
-    const T* r0 = x + (p * Hi + th.i0) * Wi;
-    const T* r1 = x + (p * Hi + th.i1) * Wi;
-    const float v = th.l0 * (tw.l0 * to_f(r0[tw.i0]) + tw.l1 * to_f(r0[tw.i1])) +
-                    th.l1 * (tw.l0 * to_f(r1[tw.i0]) + tw.l1 * to_f(r1[tw.i1]));
-    y[idx] = from_f<T>(v);
+    y[idx] = from_f<T>(bilinear_at(x + p * Hi * Wi, Wi, th, tw));
   }
 }
 

@@ -11,26 +11,11 @@
 // ignore_index are counted into bad_labels[0] with one atomic per warp and treated as ignored,
 // so the forward never synchronises with the host.
 #include "cuda_common.cuh"
+#include "cross_entropy.cuh"
 
 using namespace hrda_cuda;
 
 namespace {
-
-// online softmax state: m = running max, s = sum of exp(x - m)
-struct Online {
-  float m, s;
-  __device__ __forceinline__ void add(float x) {
-    if (x > m) { s = s * expf(m - x) + 1.f; m = x; }
-    else if (m != -INFINITY) s += expf(x - m);  // (-inf, -inf) adds nothing instead of NaN
-  }
-  __device__ __forceinline__ void merge(float om, float os) {
-    const float M = fmaxf(m, om);
-    const float a = m == -INFINITY ? 0.f : s * expf(m - M);
-    const float b = om == -INFINITY ? 0.f : os * expf(om - M);
-    m = M;
-    s = a + b;
-  }
-};
 
 template <int V, typename T>
 __global__ void softmax_rows_kernel(long rows, long C, const T* x, T* y) {
@@ -127,14 +112,12 @@ __global__ void softmax_bwd_pixels_kernel(long total, long C, long inner, DivMod
 template <typename T>
 __global__ void ce_forward_kernel(long total, long C, long HW, DivMod d_hw, const T* logits, const int* labels,
                                   const T* weight, int ignore, T* loss, int* bad_labels) {
-  // the loop bound is rounded up to whole warps so the ballot below sees full warps
   const long stride = (long)gridDim.x * blockDim.x;
-  const long end = (total + 31) / 32 * 32;
-  for (long idx = (long)blockIdx.x * blockDim.x + threadIdx.x; idx < end; idx += stride) {
+  for (long idx = (long)blockIdx.x * blockDim.x + threadIdx.x; idx < whole_warps(total); idx += stride) {
     bool bad = false;
     if (idx < total) {
       const int l = labels[idx];
-      bad = l != ignore && (l < 0 || (long)l >= C);
+      bad = is_bad_label(l, ignore, C);
       if (l == ignore || bad) loss[idx] = from_f<T>(0.f);
       else {
         long n;
@@ -146,8 +129,7 @@ __global__ void ce_forward_kernel(long total, long C, long HW, DivMod d_hw, cons
         loss[idx] = from_f<T>(weight ? to_f(weight[idx]) * nll : nll);
       }
     }
-    const unsigned int mask = __ballot_sync(0xffffffffu, bad);
-    if (bad_labels && mask && (threadIdx.x & 31) == 0) atomicAdd(bad_labels, __popc(mask));
+    count_bad_labels(bad, bad_labels);
   }
 }
 

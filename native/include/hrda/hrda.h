@@ -7,6 +7,7 @@
 #include "resize.h"      /* bilinear (align_corners=False) forward/backward, nearest */
 #include "norm.h"        /* layer norm, batch norm 2d */
 #include "softmax.h"     /* softmax over channels, cross-entropy with ignore index and weights */
+#include "losses.h"      /* fused segmentation loss at label resolution, masked feature distance */
 #include "conv.h"        /* im2col/col2im, depthwise conv */
 #include "attention.h"   /* fused multi-head attention (MiT efficient self-attention) */
 #include "fusion.h"      /* HRDA scale-attention fusion */

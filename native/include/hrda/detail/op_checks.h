@@ -88,4 +88,29 @@
   HRDA_CHECK(H >= 1 && W >= 1 && gh >= 1 && gw >= 1, name ": image %ld x %ld and grid %ld x %ld must be "   \
              "positive", H, W, gh, gw)
 
+/* losses.h: positive sizes, counts that fit int32, upsampling only (HRDA_ERR_UNSUPPORTED) */
+#define HRDA_SEG_CE_CHECKS(name)                                                                              \
+  HRDA_CHECK(N >= 1 && C >= 1, name ": batch N = %ld and classes C = %ld must be positive", N, C);          \
+  HRDA_CHECK(h >= 1 && w >= 1 && H >= 1 && W >= 1, name ": logits %ld x %ld and labels %ld x %ld must be "  \
+             "positive", h, w, H, W);                                                                       \
+  HRDA_CHECK(N * H * W <= 2147483647L, name ": %ld label pixels do not fit the int32 counts", N * H * W);   \
+  if (H < h || W < w)                                                                                        \
+    return ::HRDA_NS::fail(HRDA_ERR_UNSUPPORTED, name ": labels %ld x %ld are smaller than the logits %ld x "  \
+                           "%ld; the fused loss only upsamples the logits (H >= h, W >= w) as mmseg does for " \
+                           "a decode head; resize the labels or use resize + cross_entropy", H, W, h, w);   \
+  HRDA_CHECK_PTR(logits); HRDA_CHECK_PTR(labels)
+
+#define HRDA_FEATURE_DISTANCE_CHECKS(name)                                                                    \
+  HRDA_CHECK(N >= 0 && HW >= 0, name ": sizes N = %ld and HW = %ld must not be negative", N, HW);           \
+  HRDA_CHECK(C >= 1, name ": channels C = %ld must be positive", C);                                        \
+  HRDA_CHECK(N * HW <= 2147483647L, name ": %ld pixels do not fit the int32 count", N * HW);                \
+  HRDA_CHECK_PTR(fs); HRDA_CHECK_PTR(fi); HRDA_CHECK_PTR(labels); HRDA_CHECK_PTR(classes)
+
+/* norm.h batchnorm_eval_backward */
+#define HRDA_BN_EVAL_BACKWARD_CHECKS(name)                                                                    \
+  HRDA_CHECK(N > 0 && C > 0 && HW > 0, name ": N %ld, C %ld, HW %ld must be positive", N, C, HW);           \
+  HRDA_CHECK(eps >= 0 && std::isfinite(eps), name ": eps %g must be finite and not negative", (double)eps);  \
+  HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(gamma); HRDA_CHECK_PTR(running_mean); HRDA_CHECK_PTR(running_var);       \
+  HRDA_CHECK_PTR(dy)
+
 #endif

@@ -49,6 +49,12 @@ public class KernelBench {
     // DACS strong augmentation of an HRDA mixed batch: 2 x 3 x 1024^2, blur kernel 103 (augment.h)
     static final int AB = 2, AH = 1024, AW = 1024, AK = 103;
     Tensor ax, ay, aSigma, aFactors, aOrder;
+    // fused segmentation loss: HRDA's decode head, logits [2, 19, 256, 256] -> weighted labels [2, 1024, 1024] (losses.h)
+    static final int SN = 2, SC = 19, SH = 256, SW = 256, SOH = 1024, SOW = 1024;
+    Tensor sx, sLabels, sWeight, sLoss, sCounts, sGrad;
+    // DAFormer's masked ImageNet feature distance on the bottleneck features [2, 512, 16, 16] (losses.h)
+    static final int FN = 2, FC = 512, FHW = 16 * 16;
+    Tensor fs, fi, fLabels, fSet, fOut, fCount, fGrad;
 
     private Tensor rand(DType d, int... shape) {
         long n = 1;
@@ -98,6 +104,30 @@ public class KernelBench {
         aFactors = Tensor.of(be, new float[] {1.1f, 0.9f, 1.2f, 0.1f, 0.85f, 1.15f, 0.8f, -0.15f}, AB, 4);
         aOrder = Tensor.of(be, new int[] {0, 1, 2, 3, 3, 2, 1, 0}, AB, 4);
         owned.addAll(List.of(aSigma, aFactors, aOrder));
+        sx = rand(d, SN, SC, SH, SW);
+        sLabels = labels(SN * SOH * SOW, SN, SOH, SOW);
+        sWeight = rand(d, SN, SOH, SOW);
+        sLoss = empty(DType.F32, 1);
+        sCounts = empty(DType.I32, 2);
+        sGrad = empty(d, SN, SC, SH, SW);
+        fs = rand(d, FN, FC, FHW);
+        fi = rand(d, FN, FC, FHW);
+        fLabels = labels(FN * FHW, FN, FHW);
+        fSet = Tensor.of(be, new int[] {(1 << 6) | (1 << 7) | (1 << 11) | (0x7f << 12), 0, 0, 0, 0, 0, 0, 0}, 8);  // 6, 7, 11..18
+        owned.add(fSet);
+        fOut = empty(DType.F32, 1);
+        fCount = empty(DType.I32, 1);
+        fGrad = empty(d, FN, FC, FHW);
+    }
+
+    /** Train ids 0..18 with one pixel in eight ignored (255). */
+    private Tensor labels(int n, int... shape) {
+        Random r = new Random(2);
+        int[] l = new int[n];
+        for (int i = 0; i < n; i++) l[i] = r.nextInt(8) == 0 ? 255 : r.nextInt(19);
+        Tensor t = Tensor.of(be, l, shape);
+        owned.add(t);
+        return t;
     }
 
     @TearDown
@@ -115,6 +145,11 @@ public class KernelBench {
             case "layerNorm" -> 2.0 * LR * LC * elementBytes + 8.0 * LR;
             case "resizeBilinear" -> (double) RNC * (RHI * RWI + RHO * RWO) * elementBytes;
             case "gaussianBlur", "colorJitter" -> 2.0 * AB * 3 * AH * AW * elementBytes;
+            // the minimal traffic of losses.h's cost notes: logits once, labels and weights once (, gradient once)
+            case "segCrossEntropy" -> (double) SN * SC * SH * SW * elementBytes + (double) SN * SOH * SOW * (4 + elementBytes);
+            case "segCrossEntropyBackward" -> 2.0 * SN * SC * SH * SW * elementBytes + (double) SN * SOH * SOW * (4 + elementBytes);
+            case "featureDistance" -> 2.0 * FN * FC * FHW * elementBytes + 4.0 * FN * FHW;
+            case "featureDistanceBackward" -> 3.0 * FN * FC * FHW * elementBytes + 4.0 * FN * FHW;
             default -> Double.NaN;
         };
     }
@@ -152,6 +187,30 @@ public class KernelBench {
     @Benchmark
     public void colorJitter() {
         be.colorJitter(ax, ay, aFactors, aOrder, StrongAugment.PIPELINE_MEAN, StrongAugment.PIPELINE_STD, AB, AH, AW);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void segCrossEntropy() {
+        be.segCrossEntropy(sx, sLabels, sWeight, 255, sLoss, sCounts, SN, SC, SH, SW, SOH, SOW);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void segCrossEntropyBackward() {
+        be.segCrossEntropyBackward(sx, sLabels, sWeight, 255, 1.0 / (SN * SOH * SOW), sGrad, SN, SC, SH, SW, SOH, SOW, false);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void featureDistance() {
+        be.featureDistance(fs, fi, fLabels, fSet, fOut, fCount, FN, FC, FHW);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void featureDistanceBackward() {
+        be.featureDistanceBackward(fs, fi, fLabels, fSet, 1e-3, fGrad, FN, FC, FHW, false);
         be.synchronize();
     }
 }

@@ -652,7 +652,11 @@ public final class F {
         return result(y, tape);
     }
 
-    /** Batch norm over NCHW maps; in training uses batch statistics and updates the running ones. */
+    /**
+     * Batch norm over NCHW maps; in training uses batch statistics and updates the running ones.
+     * In eval mode (frozen statistics: RIPU's FrozenBN, a frozen ImageNet model) the backward
+     * reads the running statistics, which this op then never changes.
+     */
     public static Tensor batchNorm(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                    boolean training, float momentum, float eps) {
         int n = x.dim(0), c = x.dim(1);
@@ -665,13 +669,15 @@ public final class F {
         be.batchNorm(x, gamma, beta, y, runningMean, runningVar, sm, sr, n, c, hw, eps, m, training);
         Tape tape = Tape.active(x, gamma, beta);
         if (tape != null) {
-            if (!training) throw new UnsupportedOperationException("batchNorm backward in eval mode is not supported");
+            Tensor[] reads = training ? new Tensor[] {x, gamma, sm, sr} : new Tensor[] {x, gamma, runningMean, runningVar};
             tape.push(() -> {
                 if (y.grad == null) return;
                 boolean acc = x.requiresGrad && Tape.prepareGrad(x);
                 Tensor dg = gamma.requiresGrad ? gradAccumulator(gamma) : null, db = beta.requiresGrad ? gradAccumulator(beta) : null;
-                be.batchNormBackward(x, gamma, sm, sr, y.grad, x.requiresGrad ? x.grad : null, dg, db, n, c, hw, acc);
-            }, x, gamma, sm, sr);
+                Tensor dx = x.requiresGrad ? x.grad : null;
+                if (training) be.batchNormBackward(x, gamma, sm, sr, y.grad, dx, dg, db, n, c, hw, acc);
+                else be.batchNormEvalBackward(x, gamma, runningMean, runningVar, y.grad, dx, dg, db, n, c, hw, eps, acc);
+            }, reads);
         }
         return result(y, tape);
     }

@@ -89,6 +89,14 @@ public interface Backend extends AutoCloseable {
     void batchNormBackward(Tensor x, Tensor gamma, Tensor saveMean, Tensor saveRstd, Tensor dy,
                            Tensor dx, Tensor dgamma, Tensor dbeta, long n, long c, long hw, boolean acc);
 
+    /**
+     * Backward of the eval-mode {@link #batchNorm} (frozen running statistics, read only): with
+     * rs = 1 / sqrt(runningVar + eps), dx (+)= dy * gamma * rs, dgamma += sum dy * (x - runningMean) * rs,
+     * dbeta += sum dy. Each of dx, dgamma, dbeta may be null; running stats f64 for f64 data, f32 otherwise.
+     */
+    void batchNormEvalBackward(Tensor x, Tensor gamma, Tensor runningMean, Tensor runningVar, Tensor dy,
+                               Tensor dx, Tensor dgamma, Tensor dbeta, long n, long c, long hw, float eps, boolean acc);
+
     // ---- softmax and loss (softmax.h) ----
     void softmax(Tensor x, Tensor y, long outer, long c, long inner);
 
@@ -99,6 +107,35 @@ public interface Backend extends AutoCloseable {
 
     void crossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, double gradScale,
                               Tensor dlogits, long n, long c, long hw, boolean acc);
+
+    // ---- fused training losses (losses.h) ----
+    /**
+     * mmseg 0.16's decode-head loss in one pass: logits [n, c, h, w] bilinearly upsampled
+     * (align_corners=False, the taps of {@link #resizeBilinear} with scale h / outH) to the labels
+     * i32 [n, outH, outW] (outH >= h, outW >= w), per-pixel cross-entropy times weight ([n, outH, outW],
+     * the logits' dtype; may be null), 0 at ignoreIndex, mean over all n*outH*outW pixels into loss
+     * (one element, f64 for f64 logits, f32 otherwise). counts (i32 [2], may be null): non-ignored
+     * pixels whose arg-max equals the label, and non-ignored pixels. Throws on labels outside [0, c)
+     * other than ignoreIndex, and on outH < h or outW < w.
+     */
+    void segCrossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, Tensor loss, Tensor counts,
+                         long n, long c, long h, long w, long outH, long outW);
+
+    /** dlogits [n, c, h, w] (+)= gradScale * d(sum of weighted per-pixel losses)/dlogits; gradScale = dL/dloss / (n*outH*outW). */
+    void segCrossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, double gradScale,
+                                 Tensor dlogits, long n, long c, long h, long w, long outH, long outW, boolean acc);
+
+    /**
+     * DAFormer's masked feature distance: fs, fi [n, c, hw], labels i32 [n, hw], classes i32 [8] (a
+     * 256-bit set of label values); out (one element, f64 for f64 data, f32 otherwise) = mean over
+     * pixels whose label is in the set of ||fs - fi||_2 over channels, 0 when there is none; count
+     * (i32 [1], may be null) = those pixels.
+     */
+    void featureDistance(Tensor fs, Tensor fi, Tensor labels, Tensor classes, Tensor out, Tensor count, long n, long c, long hw);
+
+    /** dfs (+)= gradScale * (fs - fi) / dist at masked pixels with dist > 0, 0 elsewhere; gradScale = dL/dout / count. */
+    void featureDistanceBackward(Tensor fs, Tensor fi, Tensor labels, Tensor classes, double gradScale, Tensor dfs,
+                                 long n, long c, long hw, boolean acc);
 
     // ---- fused attention (attention.h) ----
     /**

@@ -179,6 +179,14 @@ public final class CpuBackend implements Backend {
                                           addr(dg), addr(db), acc(acc)), "batchnorm_backward");
     }
 
+    @Override
+    public void batchNormEvalBackward(Tensor x, Tensor g, Tensor rm, Tensor rv, Tensor dy, Tensor dx, Tensor dg, Tensor db,
+                                      long n, long c, long hw, float eps, boolean acc) {
+        LossChecks.batchNormEvalBackward(x, g, rm, rv, dy, dx, dg, db, n, c, hw);
+        check(hrda_cpu_batchnorm_eval_backward(dt(x), n, c, hw, eps, addr(x), addr(g), addr(rm), addr(rv), addr(dy), addr(dx),
+                                               addr(dg), addr(db), acc(acc)), "batchnorm_eval_backward");
+    }
+
     // ---- softmax and loss ----
     @Override
     public void softmax(Tensor x, Tensor y, long outer, long c, long inner) {
@@ -201,6 +209,39 @@ public final class CpuBackend implements Backend {
                                      Tensor dlogits, long n, long c, long hw, boolean acc) {
         check(hrda_cpu_cross_entropy_backward(dt(logits), n, c, hw, addr(logits), addr(labels), addr(weight), ignore,
                                               gradScale, addr(dlogits), acc(acc)), "cross_entropy_backward");
+    }
+
+    // ---- fused training losses ----
+    @Override
+    public void segCrossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignore, Tensor loss, Tensor counts,
+                                long n, long c, long h, long w, long outH, long outW) {
+        LossChecks.segCrossEntropy(logits, labels, weight, loss, counts, n, c, h, w, outH, outW);
+        check(hrda_cpu_seg_cross_entropy_forward(dt(logits), n, c, h, w, outH, outW, addr(logits), addr(labels), addr(weight),
+                                                 ignore, addr(loss), addr(counts), 0L), "seg_cross_entropy_forward");
+    }
+
+    @Override
+    public void segCrossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignore, double gradScale,
+                                        Tensor dlogits, long n, long c, long h, long w, long outH, long outW, boolean acc) {
+        LossChecks.segCrossEntropyBackward(logits, labels, weight, dlogits, n, c, h, w, outH, outW);
+        check(hrda_cpu_seg_cross_entropy_backward(dt(logits), n, c, h, w, outH, outW, addr(logits), addr(labels), addr(weight),
+                                                  ignore, gradScale, addr(dlogits), acc(acc)), "seg_cross_entropy_backward");
+    }
+
+    @Override
+    public void featureDistance(Tensor fs, Tensor fi, Tensor labels, Tensor classes, Tensor out, Tensor count,
+                                long n, long c, long hw) {
+        LossChecks.featureDistance(fs, fi, labels, classes, out, count, n, c, hw);
+        check(hrda_cpu_feature_distance_forward(dt(fs), n, c, hw, addr(fs), addr(fi), addr(labels), addr(classes), addr(out),
+                                                addr(count)), "feature_distance_forward");
+    }
+
+    @Override
+    public void featureDistanceBackward(Tensor fs, Tensor fi, Tensor labels, Tensor classes, double gradScale, Tensor dfs,
+                                        long n, long c, long hw, boolean acc) {
+        LossChecks.featureDistanceBackward(fs, fi, labels, classes, dfs, n, c, hw);
+        check(hrda_cpu_feature_distance_backward(dt(fs), n, c, hw, addr(fs), addr(fi), addr(labels), addr(classes), gradScale,
+                                                 addr(dfs), acc(acc)), "feature_distance_backward");
     }
 
     // ---- fused attention ----

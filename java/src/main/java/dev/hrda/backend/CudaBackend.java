@@ -333,6 +333,14 @@ public final class CudaBackend implements Backend {
                                            addr(dg), addr(db), acc(acc), s()), "batchnorm_backward");
     }
 
+    @Override
+    public void batchNormEvalBackward(Tensor x, Tensor g, Tensor rm, Tensor rv, Tensor dy, Tensor dx, Tensor dg, Tensor db,
+                                      long n, long c, long hw, float eps, boolean acc) {
+        LossChecks.batchNormEvalBackward(x, g, rm, rv, dy, dx, dg, db, n, c, hw);
+        check(hrda_cuda_batchnorm_eval_backward(dt(x), n, c, hw, eps, addr(x), addr(g), addr(rm), addr(rv), addr(dy), addr(dx),
+                                                addr(dg), addr(db), acc(acc), s()), "batchnorm_eval_backward");
+    }
+
     // ---- softmax and loss ----
     @Override
     public void softmax(Tensor x, Tensor y, long outer, long c, long inner) {
@@ -352,23 +360,30 @@ public final class CudaBackend implements Backend {
     @Override
     public void crossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignore, Tensor loss, long n, long c, long hw) {
         if (labels.dtype() != DType.I32) throw new IllegalArgumentException("cross-entropy labels must be int32: " + labels.describe());
-        long bad = 0;
-        if (checkLabels) {
-            if (badLabels == 0) badLabels = malloc(4);
-            hostInt.put(0, 0);
-            check(hrda_cuda_memcpy(badLabels, hostInt.address(), 4, H2D, s()), "cross_entropy_forward (reset label count)");
-            bad = badLabels;
-        }
+        long bad = resetBadLabels("cross_entropy_forward");
         check(hrda_cuda_cross_entropy_forward(dt(logits), n, c, hw, addr(logits), addr(labels), addr(weight), ignore,
                                               addr(loss), bad, s()), "cross_entropy_forward");
-        if (checkLabels) {
-            check(hrda_cuda_memcpy(hostInt.address(), badLabels, 4, D2H, s()), "cross_entropy_forward (read label count)");
-            check(hrda_cuda_stream_sync(stream), "cross_entropy_forward (stream sync)");
-            int count = hostInt.get(0);
-            if (count != 0) {
-                throw new NativeException("cross_entropy_forward", 1, count + " label(s) outside [0, " + c + ") and != ignore "
-                                          + ignore + " (labels " + labels.describe() + ")");
-            }
+        throwOnBadLabels("cross_entropy_forward", labels, c, ignore);
+    }
+
+    /** The device label counter zeroed on the stream (0 when -Dhrda.cuda.checkLabels=false). */
+    private long resetBadLabels(String op) {
+        if (!checkLabels) return 0L;
+        if (badLabels == 0) badLabels = malloc(4);
+        hostInt.put(0, 0);
+        check(hrda_cuda_memcpy(badLabels, hostInt.address(), 4, H2D, s()), op + " (reset label count)");
+        return badLabels;
+    }
+
+    /** Reads the label counter back (waits for the stream) and throws when a label was out of range. */
+    private void throwOnBadLabels(String op, Tensor labels, long c, int ignore) {
+        if (!checkLabels) return;
+        check(hrda_cuda_memcpy(hostInt.address(), badLabels, 4, D2H, s()), op + " (read label count)");
+        check(hrda_cuda_stream_sync(stream), op + " (stream sync)");
+        int count = hostInt.get(0);
+        if (count != 0) {
+            throw new NativeException(op, 1, count + " label(s) outside [0, " + c + ") and != ignore "
+                                      + ignore + " (labels " + labels.describe() + ")");
         }
     }
 
@@ -377,6 +392,42 @@ public final class CudaBackend implements Backend {
                                      Tensor dlogits, long n, long c, long hw, boolean acc) {
         check(hrda_cuda_cross_entropy_backward(dt(logits), n, c, hw, addr(logits), addr(labels), addr(weight), ignore,
                                                gradScale, addr(dlogits), acc(acc), s()), "cross_entropy_backward");
+    }
+
+    // ---- fused training losses ----
+    /** Labels outside [0, c) other than the ignore index throw as in {@link #crossEntropy} (the same counter and wait). */
+    @Override
+    public void segCrossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignore, Tensor loss, Tensor counts,
+                                long n, long c, long h, long w, long outH, long outW) {
+        LossChecks.segCrossEntropy(logits, labels, weight, loss, counts, n, c, h, w, outH, outW);
+        long bad = resetBadLabels("seg_cross_entropy_forward");
+        check(hrda_cuda_seg_cross_entropy_forward(dt(logits), n, c, h, w, outH, outW, addr(logits), addr(labels), addr(weight),
+                                                  ignore, addr(loss), addr(counts), bad, s()), "seg_cross_entropy_forward");
+        throwOnBadLabels("seg_cross_entropy_forward", labels, c, ignore);
+    }
+
+    @Override
+    public void segCrossEntropyBackward(Tensor logits, Tensor labels, Tensor weight, int ignore, double gradScale,
+                                        Tensor dlogits, long n, long c, long h, long w, long outH, long outW, boolean acc) {
+        LossChecks.segCrossEntropyBackward(logits, labels, weight, dlogits, n, c, h, w, outH, outW);
+        check(hrda_cuda_seg_cross_entropy_backward(dt(logits), n, c, h, w, outH, outW, addr(logits), addr(labels), addr(weight),
+                                                   ignore, gradScale, addr(dlogits), acc(acc), s()), "seg_cross_entropy_backward");
+    }
+
+    @Override
+    public void featureDistance(Tensor fs, Tensor fi, Tensor labels, Tensor classes, Tensor out, Tensor count,
+                                long n, long c, long hw) {
+        LossChecks.featureDistance(fs, fi, labels, classes, out, count, n, c, hw);
+        check(hrda_cuda_feature_distance_forward(dt(fs), n, c, hw, addr(fs), addr(fi), addr(labels), addr(classes), addr(out),
+                                                 addr(count), s()), "feature_distance_forward");
+    }
+
+    @Override
+    public void featureDistanceBackward(Tensor fs, Tensor fi, Tensor labels, Tensor classes, double gradScale, Tensor dfs,
+                                        long n, long c, long hw, boolean acc) {
+        LossChecks.featureDistanceBackward(fs, fi, labels, classes, dfs, n, c, hw);
+        check(hrda_cuda_feature_distance_backward(dt(fs), n, c, hw, addr(fs), addr(fi), addr(labels), addr(classes), gradScale,
+                                                  addr(dfs), acc(acc), s()), "feature_distance_backward");
     }
 
     // ---- fused attention ----

@@ -254,7 +254,7 @@ public final class Dacs {
         int scale = label.dim(2) / fs.dim(3);
         Tensor small = LabelDownscale.majority(backend, label, scale, (float) s.fdMinRatio(), student.config.numClasses());
         obs.featureDistance(small);
-        return F.scale(SegLosses.featureDistance(fs, fi, small, s.fdClasses()), s.fdLambda());
+        return F.scale(SegLosses.featureDistance(fs, fi, small, s.fdClasses()).loss(), s.fdLambda());
     }
 
     /** Logs the terms and metrics of a forward under {@code prefix}, checking each loss term is finite; returns the total. */

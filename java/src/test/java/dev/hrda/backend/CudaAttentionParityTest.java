@@ -74,13 +74,13 @@ class CudaAttentionParityTest extends GpuParity {
         return d;
     }
 
-    private static double maxAbs(double[] v) {
+    static double maxAbs(double[] v) {
         double m = 0;
         for (double x : v) m = Math.max(m, Math.abs(x));
         return m;
     }
 
-    private static double maxErr(double[] ref, double[] got) {
+    static double maxErr(double[] ref, double[] got) {
         assertEquals(ref.length, got.length, "length");
         double m = 0;
         for (int i = 0; i < ref.length; i++) {

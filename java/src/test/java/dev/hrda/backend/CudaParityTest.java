@@ -684,17 +684,7 @@ class CudaParityTest extends GpuParity {
     /** Runs op three times on the GPU backend with dtype d and requires bit-identical outputs. */
     private void sameBits(String name, DType d, Op op) {
         if (SELF_TEST && d != F32) return;
-        float[][] first = runOn(gpu, d, false, op);
-        for (int run = 1; run < 3; run++) {
-            float[][] again = runOn(gpu, d, false, op);
-            for (int i = 0; i < first.length; i++) {
-                if (!Arrays.equals(first[i], again[i])) {
-                    int at = Arrays.mismatch(first[i], again[i]);
-                    fail(name + " [" + d + ", output " + i + "]: run " + run + " differs from run 0 at element " + at + ": "
-                         + again[i][at] + " vs " + first[i][at]);
-                }
-            }
-        }
+        assertSameBits(name + " " + d, 3, () -> runOn(gpu, d, false, op));
     }
 
     @Test

@@ -8,7 +8,11 @@ import dev.hrda.tensor.MemoryStats;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
+import java.util.Arrays;
+import java.util.function.Supplier;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -32,6 +36,21 @@ public abstract class GpuParity {
     /** The backend that stands for the GPU: CUDA device 0, or a CPU backend in a self-test. */
     public static Backend openGpu() {
         return SELF_TEST ? new CpuBackend() : new CudaBackend(0);
+    }
+
+    /** Runs op {@code runs} times and requires bit-identical outputs every time (the determinism tests). */
+    public static void assertSameBits(String name, int runs, Supplier<float[][]> op) {
+        float[][] first = op.get();
+        for (int run = 1; run < runs; run++) {
+            float[][] again = op.get();
+            for (int i = 0; i < first.length; i++) {
+                if (!Arrays.equals(first[i], again[i])) {
+                    int at = Arrays.mismatch(first[i], again[i]);
+                    fail(name + " [output " + i + "]: run " + run + " differs from run 0 at element " + at + ": "
+                         + again[i][at] + " vs " + first[i][at]);
+                }
+            }
+        }
     }
 
     @BeforeEach
