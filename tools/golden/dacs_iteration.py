@@ -1057,6 +1057,14 @@ def build_fixture(key, store='f64'):
     cfg['pseudo_threshold_gap_quantile'] = window
     cfg['pseudo_threshold_tries'] = tries
     cfg['torch_version'] = torch.__version__
+    # PyTorch's own float32 error against this float64 run, per iteration and kind of tensor: the
+    # precision-aware bound of an f32 engine run (max over tensors of max |diff| / max |ref|)
+    # (iteration 0 from the common initial state; iteration 1 restarted in float32 from this run's
+    # float64 state after iteration 0, so that one iteration's rounding is measured, not the drift of
+    # a chained run whose AdamW first step is about lr * sign(gradient))
+    recs32 = run_fixture(spec, cfg, student, imnet, batches[:1], draws[:1], dtype=torch.float32)
+    recs32 += [f32_restart(spec, cfg, recs[k - 1], imnet, batches[k], draws[k], k) for k in range(1, len(recs))]
+    f32_err = [f32_errors(r64, r32, spec) for r64, r32 in zip(recs, recs32)]
     tensors = []
     for n in spec.state_names:
         tensors.append(('init.model.' + n, student[n], ftag))
@@ -1092,12 +1100,44 @@ def build_fixture(key, store='f64'):
             if k == 0 and n in spec.param_names:
                 continue
             tensors.append((p + 'after.teacher.' + n, as_np(rec['after_teacher'][n]), ftag))
+        meta[p + 'torch_f32_error'] = json.dumps(f32_err[k], separators=(',', ':'))
         d = dict(draws[k])
         d['lr_factor'] = rec['lr_factor']
         meta[p + 'draws'] = json.dumps(d, separators=(',', ':'))
         meta[p + 'dropout_sites'] = json.dumps(rec['dropout_sites'], separators=(',', ':'))
         meta[p + 'stats'] = json.dumps(rec['stats'], separators=(',', ':'))
     return fname, tensors, meta, recs, cfg
+
+
+def f32_restart(spec, cfg, prev, imnet, batch, draws, k):
+    """Iteration k (= 1) in float32 from the float64 state after iteration k - 1: student and teacher
+    as stored, AdamW's state after its one step on iteration k - 1's gradient."""
+    assert k == 1, 'AdamW state is rebuilt for one previous step only'
+    sd = {n: as_np(prev['after_model'][n]).astype(np.float64) for n in spec.state_names}
+    tr = Trainer(spec, cfg, sd, imnet, torch.float32)
+    with torch.no_grad():
+        for n in spec.state_names:
+            tr.T[n].copy_(torch.tensor(as_np(prev['after_teacher'][n]), dtype=torch.float32))
+    b1, b2 = cfg['betas']
+    for n in spec.param_names:
+        g = torch.tensor(as_np(prev['grad'][n]), dtype=torch.float32)
+        tr.opt.state[tr.S[n]] = {'step': torch.tensor(float(k)), 'exp_avg': (1 - b1) * g, 'exp_avg_sq': (1 - b2) * g * g}
+    return tr.step(k, torch_batch(batch, torch.float32), draws)
+
+
+def f32_errors(r64, r32, spec):
+    def rel(a, b):
+        a, b = as_np(a).astype(np.float64), as_np(b).astype(np.float64)
+        return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-300))
+    out = {}
+    top = max(float(np.abs(as_np(v)).max()) for v in r64['grad'].values())
+    out['grad'] = max(rel(r64['grad'][n], r32['grad'][n]) for n in spec.param_names
+                      if float(np.abs(as_np(r64['grad'][n])).max()) >= 1e-9 * top)
+    out['after.model'] = max(rel(r64['after_model'][n], r32['after_model'][n]) for n in spec.state_names)
+    out['after.teacher'] = max(rel(r64['after_teacher'][n], r32['after_teacher'][n]) for n in spec.state_names)
+    out['loss'] = max(rel(r64['loss'][n], r32['loss'][n]) for n in r64['loss'])
+    out['out'] = max(rel(r64['out'][n], r32['out'][n]) for n in r64['out'] if 'label' not in n)
+    return out
 
 
 def write_fixture(path, tensors, meta):

@@ -131,7 +131,7 @@ public final class Dacs {
             optimizer.zeroGrad();
             F.seed(draws.dropoutSeed());
             Batch src = data.source();
-            Tensor srcImg = src.images(backend), srcLabel = src.labels(backend);
+            Tensor srcImg = modelDtype(src.images(backend)), srcLabel = src.labels(backend);
             int b = srcImg.dim(0), h = srcImg.dim(2), w = srcImg.dim(3);
 
             // 2. source loss and ImageNet feature distance (one backward for both, as the maintainer suggests)
@@ -149,8 +149,8 @@ public final class Dacs {
             }
             if (!s.sourceOnly()) {
                 Batch tgt = data.target();
-                Tensor tgtImg = tgt.images(backend);
-                Tensor valid = tgt.hasValid() ? tgt.valid(backend) : null;
+                Tensor tgtImg = modelDtype(tgt.images(backend));
+                Tensor valid = tgt.hasValid() ? modelDtype(tgt.valid(backend)) : null;
 
                 // 3. pseudo-labels: softmax arg-max of the teacher, one weight for the batch
                 PseudoLabel.Result pseudo;
@@ -269,6 +269,15 @@ public final class Dacs {
         if (!Double.isFinite(v)) throw new NonFiniteLossException(iter, name, v);
         log.put(name, v);
         return value;
+    }
+
+    /** Batches arrive in f32; an f64 (reference) or bf16 model computes in its own dtype. */
+    private Tensor modelDtype(Tensor x) {
+        dev.hrda.tensor.DType d = student.parameters().get(0).dtype();
+        if (x.dtype() == d) return x;
+        Tensor y = Tensor.empty(backend, d, x.shape());
+        backend.convert(x, y);
+        return y;
     }
 
     private Tensor copy(Tensor x) {
