@@ -25,6 +25,29 @@ namespace hrda_cpu {
                                      "%s: dtype %d not supported on the CPU (f32 or f64)", __func__, (int)(dtype)); \
   }
 
+// The f32 hot loops are compiled for AVX-512, AVX2 + FMA and the baseline (x86-64-v2), and the
+// loader picks the best the CPU has (GCC function multiversioning, resolved once): the library
+// stays portable and still uses the wide units. Put it on helpers without OpenMP pragmas (the
+// outlined parallel bodies are not cloned). Same machine, same clone, same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HRDA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HRDA_CLONES
+#endif
+
+// Dot product of two f32 rows in 16 fixed lanes (vectorisable without reassociation flags), the
+// lanes then summed in order: a fixed summation order for a given n.
+inline float dot16(const float* a, const float* b, long n) {
+  float p[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) p[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int j = 0; j < 16; j++) s += p[j];
+  return s;
+}
+
 // Accumulator type: double for both (the CPU twin is the reference, so it sums in f64).
 template <typename T> using Acc = double;
 
