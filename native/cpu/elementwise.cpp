@@ -5,6 +5,46 @@
 using namespace hrda_cpu;
 #define PAR _Pragma("omp parallel for schedule(static) if (n > 32768)")
 
+namespace {
+// f32 activations, vectorised (HRDA_CLONES); y may be x.
+HRDA_CLONES void act_forward_f32(int kind, long n, const float* x, float* y) {
+  switch (kind) {
+    case HRDA_RELU: for (long i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
+    case HRDA_GELU: for (long i = 0; i < n; i++) y[i] = x[i] * normal_cdf_f32(x[i]); break;
+    default: for (long i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_f32(-x[i])); break;
+  }
+}
+
+// dx (+)= dy * act'(x): gelu' = Phi(x) + x phi(x).
+HRDA_CLONES void act_backward_f32(int kind, long n, const float* x, const float* y, const float* dy, float* dx, int acc) {
+  switch (kind) {
+    case HRDA_RELU:
+      if (acc) for (long i = 0; i < n; i++) dx[i] += x[i] > 0.f ? dy[i] : 0.f;
+      else for (long i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+      break;
+    case HRDA_GELU: {
+      for (long i = 0; i < n; i++) {
+        const float v = x[i];
+        const float g = dy[i] * (normal_cdf_f32(v) + v * 0.39894228040143267794f * exp_f32(-0.5f * v * v));
+        dx[i] = acc ? dx[i] + g : g;
+      }
+      break;
+    }
+    default:
+      if (acc) for (long i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+      else for (long i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+      break;
+  }
+}
+
+// Splits [0, n) into chunks of at least 16k elements over the threads (fixed bounds: static).
+template <typename F> void chunked(long n, F body) {
+  const long chunk = 16384, nchunks = (n + chunk - 1) / chunk;
+  _Pragma("omp parallel for schedule(static) if (nchunks > 1)")
+  for (long k = 0; k < nchunks; k++) body(k * chunk, std::min(n, (k + 1) * chunk));
+}
+}  // namespace
+
 extern "C" {
 
 int hrda_cpu_fill(int dtype, long n, double value, void* y) {
@@ -108,6 +148,10 @@ int hrda_cpu_sum(int dtype, long n, const void* x, void* out) {
 int hrda_cpu_activation_forward(int dtype, int kind, long n, const void* x, void* y) {
   HRDA_CHECK_SIZE(n); HRDA_CHECK(n == 0 || (x && y), "activation_forward: NULL pointer");
   HRDA_CHECK(kind >= HRDA_RELU && kind <= HRDA_SIGMOID, "activation_forward: unknown kind %d", kind);
+  if (dtype == HRDA_F32) {
+    chunked(n, [&](long a, long b) { act_forward_f32(kind, b - a, (const float*)x + a, (float*)y + a); });
+    return HRDA_OK;
+  }
   HRDA_DISPATCH_FLOAT(dtype,
     const T* a = (const T*)x; T* o = (T*)y;
     switch (kind) {
@@ -124,6 +168,13 @@ int hrda_cpu_activation_backward(int dtype, int kind, long n, const void* x, con
   HRDA_CHECK(kind >= HRDA_RELU && kind <= HRDA_SIGMOID, "activation_backward: unknown kind %d", kind);
   HRDA_CHECK(n == 0 || (kind == HRDA_SIGMOID ? y != nullptr : x != nullptr),
              "activation_backward: kind %d needs %s", kind, kind == HRDA_SIGMOID ? "y" : "x");
+  if (dtype == HRDA_F32) {
+    const float* xs = (const float*)x; const float* ys = (const float*)y;
+    chunked(n, [&](long a, long b) {
+      act_backward_f32(kind, b - a, xs ? xs + a : nullptr, ys ? ys + a : nullptr, (const float*)dy + a, (float*)dx + a, accumulate);
+    });
+    return HRDA_OK;
+  }
   HRDA_DISPATCH_FLOAT(dtype,
     const T* a = (const T*)x; const T* o = (const T*)y; const T* g = (const T*)dy; T* d = (T*)dx;
     PAR for (long i = 0; i < n; i++) {
