@@ -64,16 +64,7 @@ HRDA_CLONES void dw_plane_backward_weight_s1(long H, long W, long KH, long KW, l
   }
 }
 
-HRDA_CLONES double plane_sum(const float* a, long n) {
-  float p[16] = {0};
-  long i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; j++) p[j] += a[i + j];
-  double s = 0;
-  for (; i < n; i++) s += a[i];
-  for (int j = 0; j < 16; j++) s += p[j];
-  return s;
-}
+HRDA_CLONES double plane_sum(const float* a, long n) { return sum16(a, n); }
 }  // namespace
 
 extern "C" {

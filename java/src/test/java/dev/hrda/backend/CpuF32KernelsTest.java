@@ -101,6 +101,50 @@ class CpuF32KernelsTest {
         });
     }
 
+    /** Dropout by runs of one draw per group (same mask as the f64 path), axpby, bias broadcast and channel sums. */
+    @Test
+    void elementwise() {
+        Random r = new Random(24);
+        int outer = 3, c = 37, inner = 1001, n = outer * c * inner;
+        float[] x = rand(r, n, -1, 1), y = rand(r, n, -1, 1), b = rand(r, c, -1, 1), s0 = rand(r, c, -1, 1);
+        for (long group : new long[] {1, 7, inner, (long) c * inner}) {
+            for (boolean acc : new boolean[] {false, true}) {
+                check("dropout group " + group + " acc=" + acc, 1e-6, 1e-7, (d, o) -> {
+                    o[0] = t(d, x, n);
+                    o[1] = acc ? t(d, y, n) : Tensor.full(be, d, Double.NaN, n);
+                    be.dropout(o[0], o[1], group, 0.3f, 1234, acc);
+                    return o[1];
+                });
+            }
+        }
+        for (boolean withY : new boolean[] {false, true}) {
+            check("axpby y=" + withY, 1e-6, 1e-7, (d, o) -> {
+                o[0] = t(d, x, n);
+                o[1] = withY ? t(d, y, n) : null;
+                o[2] = Tensor.full(be, d, Double.NaN, n);
+                be.axpby(0.7, o[0], -1.3, o[1], o[2]);
+                return o[2];
+            });
+        }
+        for (int[] geom : new int[][] {{outer, c, inner}, {outer * inner, c, 1}}) {
+            int gn = geom[0] * geom[1] * geom[2];
+            check("add bias " + java.util.Arrays.toString(geom), 1e-6, 1e-7, (d, o) -> {
+                o[0] = t(d, x, gn);
+                o[1] = t(d, b, c);
+                be.addBias(o[0], o[1], geom[0], geom[1], geom[2]);
+                return o[0];
+            });
+            for (boolean acc : new boolean[] {false, true}) {
+                check("channel sum " + java.util.Arrays.toString(geom) + " acc=" + acc, 1e-5, 1e-5, (d, o) -> {
+                    o[0] = t(d, x, gn);
+                    o[1] = acc ? t(d, s0, c) : Tensor.full(be, d, Double.NaN, c);
+                    be.channelSum(o[0], o[1], geom[0], geom[1], geom[2], acc);
+                    return o[1];
+                });
+            }
+        }
+    }
+
     @Test
     void transposes() {
         Random r = new Random(22);
