@@ -19,10 +19,11 @@ import java.util.Map;
  * <ul>
  * <li>Only blocks of at least {@code -Dhrda.pool.minBytes} (default 64 KiB) are kept; smaller
  *     ones go straight back to malloc, which keeps them in its own bins.</li>
- * <li>The pool never holds more than it has needed: when a request misses while blocks of other
- *     sizes lie idle, and live + cached + the request would exceed the largest footprint the
- *     pool has had ({@link #reservedPeak()}), the least recently used idle blocks are freed first.
- *     A step that repeats its predecessor then runs in the footprint of the first step.</li>
+ * <li>The pool holds little more than it has needed: when a request misses while blocks of other
+ *     sizes lie idle, and live + idle + the request would exceed the peak of the live bytes times
+ *     1 + {@code -Dhrda.pool.slack} (default 0.25), the least recently used idle blocks are freed
+ *     first. The slack lets a step that repeats its predecessor find most of its sizes idle
+ *     (without it, each eviction makes the next miss).</li>
  * <li>{@link #emptyCache()} returns every idle block to the system (end of training, before a
  *     phase with other sizes: PyTorch's {@code torch.cuda.empty_cache()}).</li>
  * <li>{@code -Dhrda.pool=off} disables it (every tensor mallocs and frees).
@@ -37,6 +38,8 @@ public final class MemoryPool {
     private static final boolean ENABLED = !"off".equals(System.getProperty("hrda.pool", "on"));
     private static final long MIN_BYTES = Long.getLong("hrda.pool.minBytes", 64 << 10);
     private static final boolean POISON = Boolean.getBoolean("hrda.pool.poison");
+    /** Idle blocks may add this fraction of the peak live bytes before the least recently used are freed. */
+    private static final double SLACK = Double.parseDouble(System.getProperty("hrda.pool.slack", "0.25"));
 
     /** An idle block: its address and the backend that allocated it (which frees it). */
     private record Block(long address, Backend backend) {}
@@ -46,7 +49,7 @@ public final class MemoryPool {
     /** Per size, when a block of it was last released or reused (for the least-recently-used eviction). */
     private static final Map<Long, Long> LAST_USE = new HashMap<>();
     private static long clock;
-    private static long cached, live, reservedPeak, hits, misses, evictions;
+    private static long cached, live, livePeak, reservedPeak, hits, misses, evictions;
 
     private MemoryPool() {}
 
@@ -63,13 +66,15 @@ public final class MemoryPool {
                 Block b = idle.pollLast();
                 cached -= bytes;
                 live += bytes;
+                livePeak = Math.max(livePeak, live);
                 hits++;
                 LAST_USE.put(bytes, ++clock);
                 if (POISON) Tensor.poison(be, b.address(), bytes);
                 return b.address();
             }
             misses++;
-            if (cached > 0 && live + cached + bytes > reservedPeak) evict(live + cached + bytes - reservedPeak);
+            long limit = Math.max(live + bytes, (long) (livePeak * (1 + SLACK)));
+            if (cached > 0 && live + cached + bytes > limit) evict(live + cached + bytes - limit);
         }
         long address;
         try {
@@ -80,6 +85,7 @@ public final class MemoryPool {
         }
         synchronized (MemoryPool.class) {
             live += bytes;
+            livePeak = Math.max(livePeak, live);
             reservedPeak = Math.max(reservedPeak, live + cached);
         }
         return address;
@@ -136,6 +142,7 @@ public final class MemoryPool {
         LAST_USE.clear();
         cached = 0;
         reservedPeak = live;
+        livePeak = live;
         return freed;
     }
 

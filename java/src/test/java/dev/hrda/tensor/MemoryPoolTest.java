@@ -57,7 +57,8 @@ class MemoryPoolTest {
         for (int i = 0; i < 40; i++) {
             Tensor.empty(be, DType.F32, 1 << 20).close();
             try (Tensor t = Tensor.empty(be, DType.F32, (1 << 18) + 1024 * i)) {
-                assertTrue(MemoryPool.reservedPeak() - base <= (1L << 22) + 4L * ((1 << 18) + 1024 * 40), "iteration " + i);
+                // live peak: base + 4 MiB; idle blocks may add a quarter of it (-Dhrda.pool.slack), and one request
+                assertTrue(MemoryPool.reservedPeak() <= 1.25 * (base + (1L << 22)) + 2L * 4 * ((1 << 18) + 1024 * 40), "iteration " + i);
             }
         }
         assertTrue(MemoryPool.counters()[2] > 0, "blocks were evicted");
