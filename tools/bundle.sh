@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds a self-contained bundle: a jlink'd Java runtime, the jars and our native libraries.
 # Runs `bin/hrda info` on a Linux x86-64 machine with no Java installed.
-#   tools/bundle.sh [--with-opencv] [--tests] [--cuda-archs LIST] [--out DIR]   (default DIR: dist/hrda-bundle)
+#   tools/bundle.sh [--with-opencv] [--with-dnnl] [--tests] [--cuda-archs LIST] [--out DIR]   (default DIR: dist/hrda-bundle)
+# oneDNN (the CPU backend's f32 convolutions) is left out unless --with-dnnl: its native jar is
+# 26 MiB (libdnnl.so.3: 86 MiB unpacked), which would take the bundle past 64 MiB; without it the
+# CPU backend runs every convolution as im2col + OpenBLAS (`bin/hrda info` says so). The GPU
+# machine, what the bundle is for, runs the CUDA backend (cuDNN).
 # --cuda-archs builds libhrda_cuda for LIST only (e.g. 90 for H100/H200: 1.5 MiB instead of 6),
 # in its own build folder (java/target/native-build-LIST), leaving the default build alone.
 # --tests adds tests/: the test classes and resources (tests/classes, a folder as in Maven's
@@ -13,10 +17,11 @@
 # (site-packages/nvidia/*/lib) found with python3, so a PyTorch install's cuBLAS/cuDNN serve.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-out="$here/dist/hrda-bundle"; opencv=0; tests=0; archs=""
+out="$here/dist/hrda-bundle"; opencv=0; dnnl=0; tests=0; archs=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --with-opencv) opencv=1; shift ;;
+    --with-dnnl) dnnl=1; shift ;;
     --tests) tests=1; shift ;;
     --cuda-archs) archs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
@@ -50,7 +55,8 @@ for j in "$here"/benchmarks/target/lib/*.jar; do
   d=org/bytedeco
   case "$name" in
     hrda-java*) continue ;;
-    opencv*) [[ $opencv == 1 ]] || continue ;;
+    opencv-*) [[ $opencv == 1 ]] || continue ;;
+    dnnl-*|opencl-*) [[ $dnnl == 1 ]] || continue ;;  # opencl: the dnnl preset's parent
     openblas-*-linux-x86_64.jar)
       # only the no-LAPACK JNI library we use; it needs libopenblas.so.0 (loaded under the name
       # libopenblas_nolapack.so.0), which must stay. The LAPACK JNI libraries are 2 x 24 MB;

@@ -18,6 +18,21 @@ static void copy_box_t(long N, const E* src, long Cs, long Hs, long Ws, long cs,
       }
 }
 
+namespace {
+// One tile of an f32 transpose: o [nc, nr] (row stride ldo) (+)= a [nr, nc]^T (row stride lda), nr, nc <= 32,
+// through a local tile so that both the reads and the writes run along rows.
+HRDA_CLONES void transpose_tile_f32(const float* a, long lda, float* o, long ldo, long nr, long nc, int acc) {
+  float t[32][33];
+  for (long r = 0; r < nr; r++)
+    for (long c = 0; c < nc; c++) t[c][r] = a[r * lda + c];
+  for (long c = 0; c < nc; c++) {
+    float* d = o + c * ldo;
+    if (acc) for (long r = 0; r < nr; r++) d[r] += t[c][r];
+    else for (long r = 0; r < nr; r++) d[r] = t[c][r];
+  }
+}
+}  // namespace
+
 extern "C" {
 
 int hrda_cpu_copy_box(int dtype, long N,
@@ -50,6 +65,19 @@ int hrda_cpu_copy_box(int dtype, long N,
 
 int hrda_cpu_transpose(int dtype, long batch, long rows, long cols, const void* x, void* y, int accumulate) {
   HRDA_CHECK_SIZE(batch); HRDA_CHECK_SIZE(rows); HRDA_CHECK_SIZE(cols); HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(y);
+  if (dtype == HRDA_F32) {
+    const float* a = (const float*)x; float* o = (float*)y; const long B = 32;
+    const long tr = (rows + B - 1) / B, tc = (cols + B - 1) / B;
+    _Pragma("omp parallel for collapse(3) schedule(static) if (batch * rows * cols > 32768)")
+    for (long b = 0; b < batch; b++)
+      for (long i = 0; i < tr; i++)
+        for (long j = 0; j < tc; j++) {
+          const long r0 = i * B, c0 = j * B;
+          transpose_tile_f32(a + (b * rows + r0) * cols + c0, cols, o + (b * cols + c0) * rows + r0, rows,
+                             std::min(B, rows - r0), std::min(B, cols - c0), accumulate);
+        }
+    return HRDA_OK;
+  }
   HRDA_DISPATCH_FLOAT(dtype,
     const T* a = (const T*)x; T* o = (T*)y; const long B = 32;
     _Pragma("omp parallel for collapse(3) schedule(static) if (batch * rows * cols > 32768)")

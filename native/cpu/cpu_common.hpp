@@ -25,6 +25,81 @@ namespace hrda_cpu {
                                      "%s: dtype %d not supported on the CPU (f32 or f64)", __func__, (int)(dtype)); \
   }
 
+// The f32 hot loops are compiled for AVX-512, AVX2 + FMA and the baseline (x86-64-v2), and the
+// loader picks the best the CPU has (GCC function multiversioning, resolved once): the library
+// stays portable and still uses the wide units. Put it on helpers without OpenMP pragmas (the
+// outlined parallel bodies are not cloned). Same machine, same clone, same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HRDA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HRDA_CLONES
+#endif
+
+// Dot product of two f32 rows in 16 fixed lanes (vectorisable without reassociation flags), the
+// lanes then summed in order: a fixed summation order for a given n.
+inline float dot16(const float* a, const float* b, long n) {
+  float p[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) p[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int j = 0; j < 16; j++) s += p[j];
+  return s;
+}
+
+// Sum of an f32 row in 16 fixed lanes, then the lanes in order, in f64.
+inline double sum16(const float* a, long n) {
+  float p[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) p[j] += a[i + j];
+  double s = 0;
+  for (; i < n; i++) s += a[i];
+  for (int j = 0; j < 16; j++) s += p[j];
+  return s;
+}
+
+// f32 exp and erfc written so that a loop over them vectorises (no libm calls), for the f32
+// activations; the f64 paths keep std::exp / std::erf (the finite-difference tests' reference).
+// exp: Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, Cephes' degree-6 polynomial; about 1 ulp
+// on [-87.3, 88.7], clamped outside (0 below -87.3: no subnormals).
+inline float exp_f32(float x) {
+  const float lo = -87.3f, hi = 88.7f;
+  const float keep = x < lo ? 0.0f : 1.0f;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  // k = round(x / ln2) by the 1.5 * 2^23 trick (std::floor does not vectorise without -fno-trapping-math)
+  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - k * 0.693359375f;
+  r = r - k * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const float scale = __builtin_bit_cast(float, ((int32_t)k + 127) << 23);
+  return y * scale * keep;
+}
+
+// erfc(z) for z >= 0 (Numerical Recipes' erfcc Chebyshev fit): fractional error below 1.2e-7
+// everywhere, so 0.5 x erfc(|x|/sqrt 2) keeps GELU's relative accuracy in the far negative tail.
+inline float erfc_pos_f32(float z) {
+  const float t = 1.0f / (1.0f + 0.5f * z);
+  const float p = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f +
+                  t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+  return t * exp_f32(-z * z + p);
+}
+
+// Phi(x) = 0.5 (1 + erf(x / sqrt 2)), the normal CDF: 0.5 erfc(-x / sqrt 2).
+inline float normal_cdf_f32(float x) {
+  const float z = std::fabs(x) * 0.70710678118654752f;
+  const float half_erfc = 0.5f * erfc_pos_f32(z);
+  return x < 0 ? half_erfc : 1.0f - half_erfc;
+}
+
 // Accumulator type: double for both (the CPU twin is the reference, so it sums in f64).
 template <typename T> using Acc = double;
 

@@ -5,6 +5,92 @@
 
 using namespace hrda_cpu;
 
+namespace {
+// f32 batch-norm planes: sums in 16 f32 lanes per plane, planes summed in f64 (fixed order).
+HRDA_CLONES double sq_dev16(const float* a, long n, float m) {
+  float p[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) { const float d = a[i + j] - m; p[j] += d * d; }
+  double s = 0;
+  for (; i < n; i++) { const double d = (double)a[i] - m; s += d * d; }
+  for (int j = 0; j < 16; j++) s += p[j];
+  return s;
+}
+
+HRDA_CLONES double sum16_f32(const float* a, long n) { return sum16(a, n); }
+
+HRDA_CLONES void scale_shift_f32(const float* x, float* y, long n, float a, float b) {
+  for (long i = 0; i < n; i++) y[i] = x[i] * a + b;
+}
+
+// {sum dy, sum dy * (x - m)} of one plane
+HRDA_CLONES void bn_grad_sums_f32(const float* x, const float* dy, long n, float m, double* sg, double* sgx) {
+  float p[16] = {0}, q[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) { p[j] += dy[i + j]; q[j] += dy[i + j] * (x[i + j] - m); }
+  double a = 0, b = 0;
+  for (; i < n; i++) { a += dy[i]; b += (double)dy[i] * ((double)x[i] - m); }
+  for (int j = 0; j < 16; j++) { a += p[j]; b += q[j]; }
+  *sg += a;
+  *sgx += b;
+}
+
+// dx (+)= gm * (dy - mg - (x - m) * k)
+HRDA_CLONES void bn_dx_f32(const float* x, const float* dy, float* dx, long n, float gm, float mg, float m, float k, int acc) {
+  if (acc) for (long i = 0; i < n; i++) dx[i] += gm * (dy[i] - mg - (x[i] - m) * k);
+  else for (long i = 0; i < n; i++) dx[i] = gm * (dy[i] - mg - (x[i] - m) * k);
+}
+
+int batchnorm_forward_f32(long N, long C, long HW, float eps, float momentum, int training, const float* xp, const float* g,
+                          const float* b, float* yp, float* rm, float* rv, float* save_mean, float* save_rstd) {
+  _Pragma("omp parallel for schedule(static) if (N * C * HW > 32768)")
+  for (long c = 0; c < C; c++) {
+    double m, rs;
+    if (training) {
+      const double cnt = (double)N * HW;
+      double s = 0;
+      for (long n = 0; n < N; n++) s += sum16_f32(xp + (n * C + c) * HW, HW);
+      m = s / cnt;
+      double v = 0;
+      for (long n = 0; n < N; n++) v += sq_dev16(xp + (n * C + c) * HW, HW, (float)m);
+      rs = 1.0 / std::sqrt(v / cnt + eps);
+      save_mean[c] = (float)m; save_rstd[c] = (float)rs;
+      rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * m);
+      rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * v / (cnt - 1.0));
+    } else {
+      m = rm[c]; rs = 1.0 / std::sqrt((double)rv[c] + eps);
+      if (save_mean) save_mean[c] = (float)m;
+      if (save_rstd) save_rstd[c] = (float)rs;
+    }
+    const double a = rs * g[c], sh = b[c] - m * a;
+    for (long n = 0; n < N; n++) scale_shift_f32(xp + (n * C + c) * HW, yp + (n * C + c) * HW, HW, (float)a, (float)sh);
+  }
+  return HRDA_OK;
+}
+
+int batchnorm_backward_f32(long N, long C, long HW, const float* xp, const float* gamma, const float* save_mean,
+                           const float* save_rstd, const float* gp, float* dx, float* dgamma, float* dbeta, int accumulate) {
+  _Pragma("omp parallel for schedule(static) if (N * C * HW > 32768)")
+  for (long c = 0; c < C; c++) {
+    const double m = save_mean[c], rs = save_rstd[c], cnt = (double)N * HW;
+    double sg = 0, sgxm = 0;  // sum dy, sum dy * (x - m)
+    for (long n = 0; n < N; n++) bn_grad_sums_f32(xp + (n * C + c) * HW, gp + (n * C + c) * HW, HW, (float)m, &sg, &sgxm);
+    const double sgx = sgxm * rs;
+    if (dgamma) dgamma[c] += (float)sgx;
+    if (dbeta) dbeta[c] += (float)sg;
+    if (dx) {
+      const double gm = gamma[c] * rs;
+      for (long n = 0; n < N; n++)
+        bn_dx_f32(xp + (n * C + c) * HW, gp + (n * C + c) * HW, dx + (n * C + c) * HW, HW, (float)gm, (float)(sg / cnt),
+                  (float)m, (float)(rs * sgx / cnt), accumulate);
+    }
+  }
+  return HRDA_OK;
+}
+}  // namespace
+
 extern "C" {
 
 int hrda_cpu_layernorm_forward(int dtype, long rows, long cols, float eps,
@@ -76,6 +162,9 @@ int hrda_cpu_batchnorm_forward(int dtype, long N, long C, long HW, float eps, fl
   HRDA_CHECK_PTR(running_mean); HRDA_CHECK_PTR(running_var);
   HRDA_CHECK(!training || (save_mean && save_rstd), "batchnorm_forward: training needs save_mean and save_rstd");
   HRDA_CHECK(!training || N * HW > 1, "batchnorm_forward: training needs more than 1 value per channel (N*HW = %ld)", N * HW);
+  if (dtype == HRDA_F32)
+    return batchnorm_forward_f32(N, C, HW, eps, momentum, training, (const float*)x, (const float*)gamma, (const float*)beta,
+                                 (float*)y, (float*)running_mean, (float*)running_var, (float*)save_mean, (float*)save_rstd);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* xp = (const T*)x; T* yp = (T*)y; const T* g = (const T*)gamma; const T* b = (const T*)beta;
     T* rm = (T*)running_mean; T* rv = (T*)running_var;
@@ -107,6 +196,9 @@ int hrda_cpu_batchnorm_backward(int dtype, long N, long C, long HW,
                                 const void* dy, void* dx, void* dgamma, void* dbeta, int accumulate) {
   HRDA_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_backward: N %ld, C %ld, HW %ld must be positive", N, C, HW);
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(gamma); HRDA_CHECK_PTR(save_mean); HRDA_CHECK_PTR(save_rstd); HRDA_CHECK_PTR(dy);
+  if (dtype == HRDA_F32)
+    return batchnorm_backward_f32(N, C, HW, (const float*)x, (const float*)gamma, (const float*)save_mean, (const float*)save_rstd,
+                                  (const float*)dy, (float*)dx, (float*)dgamma, (float*)dbeta, accumulate);
   HRDA_DISPATCH_FLOAT(dtype,
     const T* xp = (const T*)x; const T* gp = (const T*)dy;
     _Pragma("omp parallel for schedule(static) if (N * C * HW > 32768)")

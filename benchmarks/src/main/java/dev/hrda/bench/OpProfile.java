@@ -3,6 +3,7 @@ package dev.hrda.bench;
 import dev.hrda.autograd.Tape;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.Backends;
+import dev.hrda.backend.ConvSpec;
 import dev.hrda.model.CropBox;
 import dev.hrda.model.HrdaEncoderDecoder;
 import dev.hrda.model.ModelConfig;
@@ -24,6 +25,14 @@ import java.util.TreeMap;
  * (defaults: daformer_mitb0 cpu 512 2; the first iteration is a warm-up).
  */
 public final class OpProfile {
+    /** -Dprofile.convShapes=true: one row per convolution geometry instead of one per op. */
+    private static final boolean BY_SHAPE = Boolean.getBoolean("profile.convShapes");
+
+    static String shape(ConvSpec s) {
+        return String.format("%dx%d s%d d%d g%d %d->%d %dx%d", s.kh(), s.kw(), s.strideH(), s.dilH(), s.groups(), s.c(), s.k(),
+                             s.h(), s.w());
+    }
+
     public static void main(String[] args) {
         String model = args.length > 0 ? args[0] : "daformer_mitb0";
         String device = args.length > 1 ? args[1] : "cpu";
@@ -38,7 +47,9 @@ public final class OpProfile {
                     Object r = m.invoke(real, a);
                     if (on[0] && !m.getName().equals("synchronize")) {
                         real.synchronize();
-                        long[] s = stats.computeIfAbsent(m.getName(), k -> new long[2]);
+                        String key = m.getName();
+                        if (BY_SHAPE && key.startsWith("conv2d") && a[0] instanceof ConvSpec cs) key += " " + shape(cs);
+                        long[] s = stats.computeIfAbsent(key, k -> new long[2]);
                         s[0]++;
                         s[1] += System.nanoTime() - t0;
                     }
@@ -70,9 +81,9 @@ public final class OpProfile {
                     System.out.printf("iteration %d: %.1f s%n", it, (System.nanoTime() - t0) / 1e9);
                 }
                 double all = stats.values().stream().mapToLong(s -> s[1]).sum();
-                System.out.printf("%-26s %8s %10s %6s%n", "op", "calls", "ms/iter", "share");
+                System.out.printf("%-52s %8s %10s %6s%n", "op", "calls", "ms/iter", "share");
                 stats.entrySet().stream().sorted((p, q) -> Long.compare(q.getValue()[1], p.getValue()[1])).forEach(e ->
-                        System.out.printf("%-26s %8d %10.1f %5.1f%%%n", e.getKey(), e.getValue()[0] / (iters - 1),
+                        System.out.printf("%-52s %8d %10.1f %5.1f%%%n", e.getKey(), e.getValue()[0] / (iters - 1),
                                           e.getValue()[1] / 1e6 / (iters - 1), 100 * e.getValue()[1] / all));
                 System.out.printf("timed ops %.1f ms of %.1f ms per iteration%n", all / 1e6 / (iters - 1), total / 1e6 / (iters - 1));
             }

@@ -24,15 +24,23 @@ public final class CpuBackend implements Backend {
     private static final int TRANS = openblas_nolapack.CblasTrans;
 
     public CpuBackend() {
+        this(true);
+    }
+
+    /** useDnnl false: every convolution as im2col + OpenBLAS (the reference the oneDNN path is tested against). */
+    public CpuBackend(boolean useDnnl) {
         Loader.load(CpuKernels.class);
         Loader.load(openblas_nolapack.class);
+        dnnl = useDnnl ? DnnlConv.createOrNull(this) : null;
     }
 
     @Override public Device device() { return Device.CPU; }
 
     @Override
     public String describe() {
-        return "cpu: " + hrda_cpu_version().getString() + ", " + hrda_cpu_num_threads() + " threads, GEMM: OpenBLAS (bytedeco openblas_nolapack)";
+        return "cpu: " + hrda_cpu_version().getString() + ", " + hrda_cpu_num_threads() + " threads, GEMM: OpenBLAS (bytedeco openblas_nolapack)"
+               + ", convolutions: " + (dnnl != null ? dnnl.describe() + " (f32), im2col + OpenBLAS (f64)"
+                                                    : "im2col + OpenBLAS (" + DnnlConv.unavailableReason() + ")");
     }
 
     static void check(int rc, String op) {
@@ -347,12 +355,39 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    // ---- convolution: im2col + GEMM per image and group (Im2colConv; depthwise: direct kernels) ----
+    // ---- convolution: f32 on oneDNN (DnnlConv); f64, and what oneDNN has no kernel for, as
+    //      im2col + GEMM per image and group (Im2colConv; depthwise: direct kernels) ----
+    private final DnnlConv dnnl;
+    private boolean onDnnl(ConvSpec s, DType d) {
+        return dnnl != null && d == DType.F32;
+    }
+
+    /** oneDNN's implementation for a geometry ("brg_conv_fwd:avx512_core", ...), or null where the fallback runs. */
+    String dnnlImplementation(ConvSpec s, DnnlConv.Dir d) {
+        return dnnl == null || !onDnnl(s, DType.F32) ? null : dnnl.implementation(s, d, false);
+    }
+
+    /**
+     * What runs a convolution direction ("fwd", "bwd" = backward-data, "bww" = backward-weights)
+     * in f32: oneDNN's implementation name, or the fallback's (for benchmarks and logs).
+     */
+    public String convImplementation(ConvSpec s, String dir) {
+        DnnlConv.Dir d = switch (dir) {
+            case "fwd" -> DnnlConv.Dir.FORWARD;
+            case "bwd" -> DnnlConv.Dir.BACKWARD_DATA;
+            case "bww" -> DnnlConv.Dir.BACKWARD_WEIGHTS;
+            default -> throw new IllegalArgumentException("direction fwd, bwd or bww, not " + dir);
+        };
+        String impl = dnnlImplementation(s, d);
+        return impl != null ? "oneDNN " + impl : s.depthwise() ? "direct depthwise kernel" : "im2col + OpenBLAS";
+    }
+
     private final Im2colConv im2colConv = new Im2colConv(this, CpuKernels::hrda_cpu_im2col, CpuKernels::hrda_cpu_col2im,
                                                          CpuBackend::check);
 
     @Override
     public void conv2d(ConvSpec s, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        if (onDnnl(s, x.dtype()) && dnnl.forward(s, x, w, bias, y)) return;
         if (s.depthwise()) {
             check(hrda_cpu_dwconv_forward(dt(x), s.n(), s.c(), s.h(), s.w(), s.kh(), s.kw(), s.strideH(), s.strideW(),
                                           s.padH(), s.padW(), s.dilH(), s.dilW(), s.outH(), s.outW(),
@@ -365,6 +400,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2dBackwardData(ConvSpec s, Tensor dy, Tensor w, Tensor dx, boolean acc) {
+        if (onDnnl(s, dy.dtype()) && dnnl.backwardData(s, dy, w, dx, acc)) return;
         if (s.depthwise()) {
             check(hrda_cpu_dwconv_backward_data(dt(dy), s.n(), s.c(), s.h(), s.w(), s.kh(), s.kw(), s.strideH(), s.strideW(),
                                                 s.padH(), s.padW(), s.dilH(), s.dilW(), s.outH(), s.outW(),
@@ -376,6 +412,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2dBackwardWeight(ConvSpec s, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
+        if (onDnnl(s, x.dtype()) && dnnl.backwardWeights(s, x, dy, dw, dbias)) return;
         if (s.depthwise()) {
             check(hrda_cpu_dwconv_backward_weight(dt(x), s.n(), s.c(), s.h(), s.w(), s.kh(), s.kw(), s.strideH(), s.strideW(),
                                                   s.padH(), s.padW(), s.dilH(), s.dilW(), s.outH(), s.outW(),
@@ -404,5 +441,8 @@ public final class CpuBackend implements Backend {
                                   TensorLists.sizes(params), alpha), "ema_update");
     }
 
-    @Override public void close() {}
+    @Override
+    public void close() {
+        if (dnnl != null) dnnl.close();
+    }
 }

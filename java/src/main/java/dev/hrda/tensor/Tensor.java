@@ -50,7 +50,7 @@ public final class Tensor implements AutoCloseable {
             if (s < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
         }
         long bytes = numel(shape) * dtype.bytes;
-        long addr = backend.malloc(bytes);
+        long addr = MemoryPool.allocate(backend, bytes);
         MemoryStats.allocated(backend.device(), bytes);
         Tensor t = new Tensor(backend, dtype, shape, addr, null);
         Arena a = Arena.current();
@@ -251,7 +251,7 @@ public final class Tensor implements AutoCloseable {
     /** Frees the memory (and the gradient) now. Idempotent; views only drop their reference. */
     void free() {
         if (base == null && address != 0) {
-            backend.free(address, bytes());
+            MemoryPool.release(backend, address, bytes());
             MemoryStats.freed(backend.device(), bytes());
         }
         address = 0;
@@ -277,6 +277,15 @@ public final class Tensor implements AutoCloseable {
             grad = null;
         }
         free();
+    }
+
+    /** Fills bytes of raw memory at address with 0xFF (NaN in every float dtype): the pool's poison. */
+    static void poison(Backend backend, long address, long bytes) {
+        Tensor owner = new Tensor(backend, DType.U8, new int[] {0}, address, null);  // never freed: not an allocation
+        for (long off = 0; off < bytes; off += 1 << 30) {
+            int n = (int) Math.min(bytes - off, 1 << 30);
+            backend.fill(new Tensor(backend, DType.U8, new int[] {n}, address + off, owner), 255);
+        }
     }
 
     private static long numel(int[] shape) {
