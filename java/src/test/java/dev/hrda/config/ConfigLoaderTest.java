@@ -222,7 +222,7 @@ class ConfigLoaderTest {
         m = fails(onDemo("d.yaml", "model: {decode_head: {in_channels: [64, 128, 320, 512]}}")).getMessage();
         assertTrue(m.contains("model.decode_head.in_channels: [64, 128, 320, 512] does not match the mit_b0 encoder's [32, 64, 160, 256]"), m);
         m = fails(onDemo("e.yaml", "model: {backbone: {type: resnet101}}")).getMessage();
-        assertTrue(m.contains("model.backbone.type: 'resnet101' is not supported (mit_b0 ... mit_b5)"), m);
+        assertTrue(m.contains("model.backbone.type: 'resnet101' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer"), m);
         m = fails(onDemo("f.yaml", "uda: {type: MinEnt}")).getMessage();
         assertTrue(m.contains("uda type 'MinEnt' is not supported (DACS only"), m);
         m = fails(onDemo("g.yaml", "optimizer: {type: SGD}")).getMessage();
