@@ -58,7 +58,7 @@ final class TrainCommand implements Command {
         CommandLine cl = new DefaultParser().parse(opts, args);
         if (cl.hasOption("help") || cl.getArgList().size() != 1) {
             new HelpFormatter().printHelp("hrda train CONFIG [options]", "\n", opts,
-                                          "\nConfigs: configs/ (e.g. configs/hrda/gtaHR2csHR_hrda.yaml, configs/synth/synth_dacs_daformer_mitb0.yaml)");
+                                          "\nConfigs: configs/ (e.g. configs/hrda/gtaHR2csHR_hrda.yaml, configs/synth/synth_dacs_daformer_small.yaml)");
             return cl.hasOption("help") ? 0 : 2;
         }
         Path file = Path.of(cl.getArgList().get(0));

@@ -31,7 +31,7 @@ class TrainCommandTest {
     static void setUp() throws IOException {
         Path data = dir.resolve("synth");
         SyntheticData.write(data, 1, 128, 64, 8, 2, true, false);
-        Path base = Path.of("../configs/synth/synth_dacs_daformer_mitb0.yaml").toAbsolutePath().normalize();
+        Path base = Path.of("../configs/synth/synth_dacs_daformer_small.yaml").toAbsolutePath().normalize();
         config = dir.resolve("tiny_dacs.yaml");
         Files.writeString(config, String.join("\n",
             "_base_: [" + base + "]",

@@ -328,40 +328,44 @@ class ConfigFilesTest {
 
     @Test
     void synthDemosAreSmallAndDrawTheirData() {
-        for (String n : List.of("synth_srconly_daformer_mitb0", "synth_dacs_daformer_mitb0", "synth_hrda_mitb0", "synth_mic_hrda_mitb0")) {
+        for (String n : List.of("synth_srconly_daformer_small", "synth_dacs_daformer_small", "synth_hrda_small", "synth_mic_hrda_small")) {
             TrainConfig c = load("synth/" + n + ".yaml");
             assertEquals(n, c.name());
             assertEquals(new SynthSpec(Path.of("data/synth").toAbsolutePath(), 0, 512, 256, 64), c.synth());
             assertNull(c.model().pretrained());
-            assertEquals("mit_b0", c.model().config().backbone().name());
-            assertArrayEquals(new int[] {32, 64, 160, 256}, c.model().config().head().inChannels());
-            assertEquals(256, c.model().config().head().embedDim());
+            assertArrayEquals(new int[] {16, 32, 64, 128}, c.model().config().backbone().embedDims());
+            assertArrayEquals(new int[] {1, 1, 2, 4}, c.model().config().backbone().heads());
+            assertArrayEquals(new int[] {16, 32, 64, 128}, c.model().config().head().inChannels());
+            assertEquals(64, c.model().config().head().embedDim());
             assertEquals(Path.of("data/synth/gta").toAbsolutePath(), c.data().source().dataRoot());
             assertEquals(Path.of("data/synth/cityscapes").toAbsolutePath(), c.data().val().get(0).dataRoot());
-            assertPipeline(c.data().source().pipeline(), 512, 256, 256, 0.75, true, null);
-            assertEquals(512, c.data().val().get(0).pipeline().scaleW());
             assertEquals(1000, c.maxIters());
-            assertEquals(500, c.evaluation().interval());
-            assertEquals(500, c.checkpoint().interval());
-            assertEquals(10, c.logInterval());
+            assertEquals(6e-4, c.optimizer().lr(), 1e-12);
+            assertEquals(0.99, c.uda().alpha(), 1e-12);
+            assertEquals(0, c.uda().imnetFeatureDistLambda(), 0);
             assertEquals(100, c.lr().warmupIters());
-            assertEquals(500, c.uda().debugImgInterval());
             assertEquals(200, c.data().rareClassSampling().minPixels());
             boolean hrda = n.contains("hrda");
             assertEquals(hrda, c.isHrda());
-            if (hrda) {
+            if (hrda) {  // native resolution, as HRDA (twice DAFormer's)
+                assertPipeline(c.data().source().pipeline(), 512, 256, 256, 0.75, true, null);
+                assertEquals(512, c.data().val().get(0).pipeline().scaleW());
                 assertEquals(128, c.model().config().hrda().hrCropSize());
                 assertEquals(256, c.model().config().testCrop());
                 assertEquals(128, c.model().config().testStride());
                 assertArrayEquals(new int[] {30, 240, 30, 30}, c.data().target().pipeline().validMargins());
-            } else {
+                assertEquals(2.0, c.data().rareClassSampling().minCropRatio(), 0);
+            } else {  // half resolution, as DAFormer
+                assertPipeline(c.data().source().pipeline(), 256, 128, 128, 0.75, true, null);
+                assertEquals(256, c.data().val().get(0).pipeline().scaleW());
                 assertEquals(0, c.model().config().testCrop());
+                assertEquals(4, c.uda().pseudoWeightIgnoreTop());
+                assertEquals(30, c.uda().pseudoWeightIgnoreBottom());
             }
             assertEquals(n.contains("srconly"), c.uda().sourceOnly());
             assertEquals(n.contains("srconly"), c.data().target() == null);
             assertEquals(n.contains("mic"), c.uda().mask() != null);
         }
-        assertEquals(16, load("synth/synth_mic_hrda_mitb0.yaml").uda().mask().blockSize());
-        assertNotNull(load("synth/synth_dacs_daformer_mitb0.yaml").data().target());
+        assertEquals(32, load("synth/synth_mic_hrda_small.yaml").uda().mask().blockSize());
     }
 }

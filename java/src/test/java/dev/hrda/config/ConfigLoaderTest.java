@@ -39,7 +39,7 @@ class ConfigLoaderTest {
 
     /** A config that binds: the synthetic DAFormer demo plus {@code lines}. */
     private Path onDemo(String name, String... lines) throws IOException {
-        Path demo = ConfigFilesTest.configs().resolve("synth/synth_dacs_daformer_mitb0.yaml").toAbsolutePath();
+        Path demo = ConfigFilesTest.configs().resolve("synth/synth_dacs_daformer_small.yaml").toAbsolutePath();
         String[] all = new String[lines.length + 1];
         all[0] = "_base_: " + demo;
         System.arraycopy(lines, 0, all, 1, lines.length);
@@ -220,7 +220,7 @@ class ConfigLoaderTest {
         m = fails(onDemo("c.yaml", "runner: {max_iters: 0}")).getMessage();
         assertTrue(m.endsWith("runner.max_iters: 0 is out of range (expected 1 or more)"), m);
         m = fails(onDemo("d.yaml", "model: {decode_head: {in_channels: [64, 128, 320, 512]}}")).getMessage();
-        assertTrue(m.contains("model.decode_head.in_channels: [64, 128, 320, 512] does not match the mit_b0 encoder's [32, 64, 160, 256]"), m);
+        assertTrue(m.contains("model.decode_head.in_channels: [64, 128, 320, 512] does not match the MixVisionTransformer encoder's [16, 32, 64, 128]"), m);
         m = fails(onDemo("e.yaml", "model: {backbone: {type: resnet101}}")).getMessage();
         assertTrue(m.contains("model.backbone.type: 'resnet101' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer"), m);
         m = fails(onDemo("f.yaml", "uda: {type: MinEnt}")).getMessage();
