@@ -15,6 +15,7 @@ public final class Main {
         register(new InfoCommand());
         register(new TestCommand());
         register(new DemoCommand());
+        register(new QuickstartCommand());
         register(new TrainCommand());
         register(new ExportCommand());
         register(new ConvertCommand());
