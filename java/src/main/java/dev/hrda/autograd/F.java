@@ -428,9 +428,20 @@ public final class F {
         s[s.length - 1] = out;
         Backend be = x.backend();
         Tensor y = Tensor.empty(be, x.dtype(), s);
-        be.gemm(false, true, 1, rows, out, in, 1, x, 0, 0, w, 0, 0, 0, y, 0, 0);
-        if (b != null) be.addBias(y, b, rows, out, 1);
         Tape tape = Tape.active(x, w, b);
+        int samples = x.rank() >= 3 ? x.dim(0) : 1;
+        if (tape == null && samples > 1) {
+            // inference: one GEMM per sample, so that a sample's result does not depend on the batch
+            // it came in (OpenBLAS's last bits depend on the row count): the slide test's windows give
+            // the same bits in chunks as in one batch. Training keeps one GEMM over all rows.
+            int per = rows / samples;
+            for (int i = 0; i < samples; i++) {
+                be.gemm(false, true, 1, per, out, in, 1, x, (long) i * per * in, 0, w, 0, 0, 0, y, (long) i * per * out, 0);
+            }
+        } else {
+            be.gemm(false, true, 1, rows, out, in, 1, x, 0, 0, w, 0, 0, 0, y, 0, 0);
+        }
+        if (b != null) be.addBias(y, b, rows, out, 1);
         if (tape != null) tape.push(() -> {
             if (y.grad == null) return;
             if (x.requiresGrad) {
@@ -531,16 +542,32 @@ public final class F {
     public static Tensor attentionUnfused(Tensor q, Tensor kv, int heads, float scale) {
         int d = headDim("attentionUnfused", q, kv, heads);
         int b = q.dim(0), n = q.dim(1), c = q.dim(2), m = kv.dim(1), bh = b * heads;
+        // without a tape each intermediate is freed after its last reader (Scope.done): at most two
+        // copies of the scores [B*H, N, M] exist at once, as in PyTorch
         // q [B, N, C] -> [B, C, N] = [B*H, D, N] -> [B*H, N, D]
-        Tensor qh = transposeLast(transposeLast(q, b, n, c, new int[] {bh, d, n}), bh, d, n, new int[] {bh, n, d});
+        Tensor qT = transposeLast(q, b, n, c, new int[] {bh, d, n});
+        Tensor qh = transposeLast(qT, bh, d, n, new int[] {bh, n, d});
+        Scope.done(qT);
         // kv [B, M, 2C] -> [B, 1, 2C, M]: rows 0..C-1 are k^T, rows C..2C-1 v^T, each [B*H, D, M]
         Tensor kvT = transposeLast(kv, b, m, 2 * c, new int[] {b, 1, 2 * c, m});
-        Tensor kT = reshape(crop(kvT, 0, 0, c, m), bh, d, m);
-        Tensor vT = reshape(crop(kvT, c, 0, c, m), bh, d, m);
-        Tensor p = softmax(scale(matmul(qh, kT, false, false), scale), -1);  // [B*H, N, M]
-        Tensor o = matmul(p, vT, false, true);                                 // [B*H, N, D]
+        Tensor kCrop = crop(kvT, 0, 0, c, m), vCrop = crop(kvT, c, 0, c, m);
+        Scope.done(kvT);
+        Tensor scores = matmul(qh, reshape(kCrop, bh, d, m), false, false);
+        Scope.done(qh);
+        Scope.done(kCrop);
+        Tensor scaled = scale(scores, scale);
+        Scope.done(scores);
+        Tensor p = softmax(scaled, -1);  // [B*H, N, M]
+        Scope.done(scaled);
+        Tensor o = matmul(p, reshape(vCrop, bh, d, m), false, true);  // [B*H, N, D]
+        Scope.done(p);
+        Scope.done(vCrop);
         // [B*H, N, D] -> [B*H, D, N] = [B, C, N] -> [B, N, C]
-        return transposeLast(transposeLast(o, bh, n, d, new int[] {b, c, n}), b, c, n, new int[] {b, n, c});
+        Tensor oT = transposeLast(o, bh, n, d, new int[] {b, c, n});
+        Scope.done(o);
+        Tensor y = transposeLast(oT, b, c, n, new int[] {b, n, c});
+        Scope.done(oT);
+        return y;
     }
 
     // ------------------------------------------------------------------ HRDA fusion

@@ -15,6 +15,10 @@ import java.util.Set;
  * reads it (then it is freed right after that step ran). Without a tape (inference, the EMA
  * teacher, a checkpointed forward) only the kept tensors survive.
  *
+ * <p>Without a tape a module may also free an intermediate right after its last reader with
+ * {@link #done}, so that inference holds only its live working set (what PyTorch's reference
+ * counting frees while a module still runs), not every activation of the module until it returns.
+ *
  * <pre>{@code
  * try (Scope s = Scope.open()) {
  *     Tensor h = F.relu(bn.forward(conv.forward(x)));
@@ -41,6 +45,31 @@ public final class Scope implements AutoCloseable {
     public List<Tensor> keep(List<Tensor> ts) {
         for (Tensor t : ts) keep(t);
         return ts;
+    }
+
+    /**
+     * Declares that nothing reads {@code t} any more: without a recording tape it is freed now,
+     * if the innermost open arena made it (so a caller's tensor, a parameter or a view is never
+     * freed here); with a tape this does nothing and {@link #close()} decides as usual, so
+     * training keeps every tensor a backward step reads. Call it only on a tensor the calling
+     * code made itself and will not return, and never while another view of it is still read.
+     *
+     * <pre>{@code
+     * Tensor y = conv.forward(x);
+     * Tensor z = bn.forward(y);
+     * Scope.done(y);          // inference: y's memory is reusable before the ReLU runs
+     * return F.relu(z);
+     * }</pre>
+     */
+    public static void done(Tensor t) {
+        if (t == null || t.isView() || t.isFreed() || Tape.current() != null) return;
+        Arena a = Arena.current();
+        if (a != null && a.holds(t)) t.close();
+    }
+
+    /** {@link #done(Tensor)} for each tensor of a list. */
+    public static void done(List<Tensor> ts) {
+        for (Tensor t : ts) done(t);
     }
 
     @Override

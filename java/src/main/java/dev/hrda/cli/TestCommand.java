@@ -8,6 +8,7 @@ import dev.hrda.data.DatasetKind;
 import dev.hrda.data.Json;
 import dev.hrda.data.LabelMaps;
 import dev.hrda.eval.Evaluator;
+import dev.hrda.eval.PeakMemory;
 import dev.hrda.eval.Predictor;
 import dev.hrda.eval.SegMetrics;
 import dev.hrda.io.CheckpointException;
@@ -25,6 +26,7 @@ import org.apache.commons.cli.Options;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -60,6 +62,9 @@ final class TestCommand implements Command {
                                    .desc("Resize (keep ratio) target (default 2048x1024 for HRDA, 1024x512 for DAFormer)").build())
                 .addOption(Option.builder().longOpt("hrda-out").hasArg().argName("FUSED|LR|HR")
                                    .desc("HRDA output: fused (default), context only (LR) or detail only (HR)").build())
+                .addOption(Option.builder().longOpt("window-batch").hasArg().argName("N")
+                                   .desc("slide-test windows per network pass (HRDA's detail windows too; default "
+                                         + Segmentor.DEFAULT_WINDOW_BATCH + "; 0 = all at once, the original's batched_slide)").build())
                 .addOption(Option.builder().longOpt("show-dir").hasArg().argName("DIR")
                                    .desc("write each prediction: palette blend and train-id PNG").build())
                 .addOption(Option.builder().longOpt("out").hasArg().argName("FILE.json").desc("write the metrics as JSON").build())
@@ -95,10 +100,13 @@ final class TestCommand implements Command {
         String source = cl.getOptionValue("source");
         LoadOptions load = LoadOptions.strict().withSource(source);
         Path showDir = cl.hasOption("show-dir") ? Path.of(cl.getOptionValue("show-dir")) : null;
+        int windowBatch = cl.hasOption("window-batch") ? nonNegative("--window-batch", cl.getOptionValue("window-batch"))
+                        : Segmentor.DEFAULT_WINDOW_BATCH;
 
         try (Backend backend = Backends.create(cl.getOptionValue("device", "auto"));
              Segmentor model = Segmentor.create(backend, DType.F32, config, 0)) {
             LoadReport report = Checkpoints.load(model, checkpoint, load);
+            model.windowBatch(windowBatch);
             System.out.printf("model %s%s: %d tensors loaded from %s (%s)%n", config.name(), out == HrdaOut.FUSED ? "" : ", --hrda-out " + out,
                               report.loaded().size(), checkpoint, load);
             if (config.numClasses() < LabelMaps.NUM_CLASSES) {
@@ -106,18 +114,25 @@ final class TestCommand implements Command {
                                   config.numClasses(), config.numClasses() - 1, LabelMaps.NUM_CLASSES);
             }
             System.out.printf("data %s %s at %s: %d of %d images, test scale %dx%d, %s, %s%n", kind, split, root, items.size(), dataset.size(),
-                              scale[0], scale[1], config.testCrop() == 0 ? "whole image" : "slide " + config.testCrop() + "/" + config.testStride(),
+                              scale[0], scale[1], config.testCrop() == 0 ? "whole image" : "slide " + config.testCrop() + "/" + config.testStride()
+                                      + ", window batch " + (windowBatch == Segmentor.ALL_WINDOWS ? "all" : windowBatch),
                               backend.describe());
             Evaluator evaluator = new Evaluator(new Predictor(model, scale[0], scale[1]), LabelMaps.CLASSES);
             if (showDir != null) evaluator.showingIn(showDir, root);
             ProgressLines progress = new ProgressLines(items.size(), !cl.hasOption("quiet"));
+            PeakMemory memory = new PeakMemory(backend.device());
+            List<PeakMemory.Peak> peaks = new ArrayList<>(items.size());
             for (Dataset.Item item : items) {
+                memory.start();
                 evaluator.add(item);
-                progress.imageDone();
+                peaks.add(memory.stop());
+                progress.imageDone(peaks.get(peaks.size() - 1));
             }
             SegMetrics metrics = evaluator.metrics();
             System.out.println(metrics.table());
             Double miou16 = cl.hasOption("classes16") ? metrics.meanIoU(LabelMaps.SYNTHIA_CLASSES) : null;
+            PeakMemory.Peak most = largest(peaks);
+            if (most != null) System.out.println("peak memory per image (largest): " + most.describe());
             System.out.printf(Locale.ROOT, "mIoU %.2f  mAcc %.2f  aAcc %.2f%s  (%d image%s, %s, %s)%n", metrics.mIoU(), metrics.mAcc(), metrics.aAcc(),
                               miou16 == null ? "" : String.format(Locale.ROOT, "  mIoU16 %.2f", miou16), evaluator.images(),
                               evaluator.images() == 1 ? "" : "s", config.name(),
@@ -135,6 +150,7 @@ final class TestCommand implements Command {
                 result.put("images", (long) evaluator.images());
                 result.put("test_scale", List.of((long) scale[0], (long) scale[1]));
                 result.putAll(summary(metrics, miou16));
+                result.put("memory", memoryJson(backend.device().toString().toLowerCase(Locale.ROOT), windowBatch, peaks));
                 AtomicFiles.writeString(json, Json.write(result) + "\n");
                 System.out.println("metrics written to " + json);
             }
@@ -158,6 +174,36 @@ final class TestCommand implements Command {
         }
         out.put("per_class", perClass);
         return out;
+    }
+
+    /** The largest tensor peak and the largest RSS peak over the images (null without images). */
+    static PeakMemory.Peak largest(List<PeakMemory.Peak> peaks) {
+        if (peaks.isEmpty()) return null;
+        long tensors = 0, rss = -1;
+        boolean reset = true;
+        for (PeakMemory.Peak p : peaks) {
+            tensors = Math.max(tensors, p.tensorBytes());
+            rss = Math.max(rss, p.rssBytes());
+            reset &= p.rssReset();
+        }
+        return new PeakMemory.Peak(tensors, rss, reset);
+    }
+
+    /**
+     * The "memory" object of --out: the device, the window batch, the largest per-image peaks
+     * and each image's (bytes; the RSS -1 where unknown).
+     */
+    static Map<String, Object> memoryJson(String device, int windowBatch, List<PeakMemory.Peak> peaks) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        PeakMemory.Peak most = largest(peaks);
+        m.put("device", device);
+        m.put("window_batch", (long) windowBatch);
+        m.put("peak_tensor_bytes", most == null ? null : most.tensorBytes());
+        m.put("peak_rss_bytes", most == null ? null : most.rssBytes());
+        m.put("rss_peak_per_image", most == null || most.rssReset());
+        m.put("per_image_peak_tensor_bytes", peaks.stream().map(p -> (Object) p.tensorBytes()).toList());
+        m.put("per_image_peak_rss_bytes", peaks.stream().map(p -> (Object) p.rssBytes()).toList());
+        return m;
     }
 
     private static Double orNull(double v) {
@@ -194,6 +240,16 @@ final class TestCommand implements Command {
         throw new IllegalArgumentException("--test-scale must be WxH with positive sizes, e.g. 2048x1024, got '" + s + "'");
     }
 
+    private static int nonNegative(String option, String value) {
+        try {
+            int n = Integer.parseInt(value);
+            if (n >= 0) return n;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(option + " must be a number of windows (0 = all at once), got '" + value + "'");
+    }
+
     private static int positive(String option, String value) {
         try {
             int n = Integer.parseInt(value);
@@ -204,7 +260,7 @@ final class TestCommand implements Command {
         throw new IllegalArgumentException(option + " must be a positive number, got '" + value + "'");
     }
 
-    /** One line per few seconds on stderr: images done / total, images per second, time left. */
+    /** One line per few seconds on stderr: images done / total, images per second, time left, the last image's peak memory. */
     static final class ProgressLines {
         private static final long EVERY_NANOS = 5_000_000_000L;
         private final int total;
@@ -218,16 +274,17 @@ final class TestCommand implements Command {
             this.on = on;
         }
 
-        void imageDone() {
+        void imageDone(PeakMemory.Peak peak) {
             done++;
             long now = System.nanoTime();
             if (!on || (done > 1 && done < total && now - lastLine < EVERY_NANOS)) return;
             lastLine = now;
             double seconds = (now - start) / 1e9, rate = done / Math.max(seconds, 1e-9);
             long left = Math.round((total - done) / rate);
-            System.err.printf(Locale.ROOT, "test: %d/%d images, %.2f img/s, %s%n", done, total, rate,
+            System.err.printf(Locale.ROOT, "test: %d/%d images, %.2f img/s, %s, peak %s%n", done, total, rate,
                               done < total ? String.format(Locale.ROOT, "%d:%02d left", left / 60, left % 60)
-                                           : String.format(Locale.ROOT, "%.1f s", seconds));
+                                           : String.format(Locale.ROOT, "%.1f s", seconds),
+                              peak.describe());
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.hrda.eval;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.autograd.Tape;
 import dev.hrda.backend.Backend;
 import dev.hrda.data.Dataset;
@@ -12,9 +13,7 @@ import dev.hrda.model.Segmentor;
 import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
-import org.bytedeco.javacpp.FloatPointer;
 
-import java.nio.FloatBuffer;
 
 /**
  * mmseg's single-image test (tools/test.py: test pipeline, {@code simple_test} with rescale):
@@ -80,43 +79,33 @@ public final class Predictor {
             Tensor img = Tensor.empty(backend, dtype, 1, 3, height, width);
             img.copyFrom(chw);
             Tensor logits = model.inference(img);
-            if (logits.dim(2) != outH || logits.dim(3) != outW) logits = F.resize(logits, outH, outW);
+            Scope.done(img);
+            if (logits.dim(2) != outH || logits.dim(3) != outW) {
+                Tensor resized = F.resize(logits, outH, outW);
+                Scope.done(logits);
+                logits = resized;
+            }
             return argmax(logits);
         }
     }
 
     /**
      * Index of the largest of the K logits of each pixel of a [1, K, H, W] tensor (the first one
-     * on ties, as torch.argmax). The logits come to the host in one copy (K·H·W floats; 160 MB
-     * for 19 classes at 2048×1024) and are compared plane by plane.
+     * on ties, as torch.argmax), computed where the logits are (the arg-max of the pseudo-label
+     * op): only the H·W class indices come to the host (8 MB at 2048×1024), not the K·H·W logits.
      */
     public static byte[] argmax(Tensor logits) {
         if (logits.rank() != 4 || logits.dim(0) != 1) throw new IllegalArgumentException("argmax of one image [1, K, H, W], got " + logits.describe());
-        int k = logits.dim(1), plane = logits.dim(2) * logits.dim(3);
+        int k = logits.dim(1), h = logits.dim(2), w = logits.dim(3);
         if (k > ConfusionMatrix.IGNORE) throw new IllegalArgumentException(k + " classes do not fit a byte");
-        try (Arena scratch = Arena.open()) {
-            Tensor f32 = logits;
-            if (logits.dtype() != DType.F32) {
-                f32 = Tensor.empty(logits.backend(), DType.F32, logits.shape());
-                logits.backend().convert(logits, f32);
-            }
-            byte[] best = new byte[plane];
-            float[] max = new float[plane], row = new float[plane];
-            try (FloatPointer host = new FloatPointer(f32.numel())) {
-                f32.backend().copyToHost(f32, host);
-                FloatBuffer all = host.asBuffer();
-                all.get(max);
-                for (int c = 1; c < k; c++) {
-                    all.get(row);
-                    for (int i = 0; i < plane; i++) {
-                        if (row[i] > max[i]) {
-                            max[i] = row[i];
-                            best[i] = (byte) c;
-                        }
-                    }
-                }
-            }
-            return best;
+        Backend be = logits.backend();
+        int[] classes;
+        try (Tensor label = Tensor.empty(be, DType.I32, 1, h, w); Tensor confident = Tensor.empty(be, DType.I32, 1)) {
+            be.pseudoLabel(logits, label, null, confident, 2, 1, k, (long) h * w);  // threshold 2: no pixel counts, none needed
+            classes = label.toIntArray();
         }
+        byte[] best = new byte[classes.length];
+        for (int i = 0; i < best.length; i++) best[i] = (byte) classes[i];
+        return best;
     }
 }

@@ -64,13 +64,20 @@ public final class DAFormerHead extends Module {
             for (int i = 0; i < 4; i++) {
                 Linear proj = embeds.get(i).proj;
                 Tensor e = F.conv2d(feats.get(i), proj.weight, proj.bias, 1, 0, 1, 1);  // the Linear on every pixel
-                levels.add(F.resize(e, h, w));
+                Tensor up = F.resize(e, h, w);
+                if (up != e) Scope.done(e);
+                levels.add(up);
             }
+            // inference frees each intermediate after its last reader (Scope.done); training keeps what the tape reads
             Tensor x = F.concat(levels);
-            if (aspp != null) x = withCp ? F.checkpoint(aspp::forward, x) : aspp.forward(x);
-            else x = conv1x1.forward(x);
-            x = F.dropout2d(x, config.dropout(), isStochastic());
-            return s.keep(convSeg.forward(x));
+            Scope.done(levels);
+            Tensor fused = aspp == null ? conv1x1.forward(x) : withCp ? F.checkpoint(aspp::forward, x) : aspp.forward(x);
+            Scope.done(x);
+            Tensor dropped = F.dropout2d(fused, config.dropout(), isStochastic());
+            if (dropped != fused) Scope.done(fused);
+            Tensor logits = convSeg.forward(dropped);
+            Scope.done(dropped);
+            return s.keep(logits);
         }
     }
 
@@ -107,7 +114,11 @@ public final class DAFormerHead extends Module {
         Tensor forward(Tensor x) {
             List<Tensor> outs = new ArrayList<>(branches.size());
             for (Module m : branches) outs.add(((MapLayer) m).forward(x));
-            return bottleneck.forward(F.concat(outs));
+            Tensor cat = F.concat(outs);
+            Scope.done(outs);
+            Tensor y = bottleneck.forward(cat);
+            Scope.done(cat);
+            return y;
         }
     }
 }

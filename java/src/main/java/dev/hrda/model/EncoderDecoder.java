@@ -1,6 +1,7 @@
 package dev.hrda.model;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
@@ -25,7 +26,10 @@ public final class EncoderDecoder extends Segmentor {
 
     /** Logits at stride 4. */
     public Tensor logits(Tensor img) {
-        return decodeHead.forward(backbone.forward(img));
+        List<Tensor> feats = backbone.forward(img);
+        Tensor logits = decodeHead.forward(feats);
+        Scope.done(feats);  // inference: the encoder's maps go before the resize
+        return logits;
     }
 
     @Override
@@ -39,6 +43,9 @@ public final class EncoderDecoder extends Segmentor {
 
     @Override
     public Tensor encodeDecode(Tensor img) {
-        return F.resize(logits(img), img.dim(2), img.dim(3));
+        Tensor logits = logits(img);
+        Tensor out = F.resize(logits, img.dim(2), img.dim(3));
+        if (out != logits) Scope.done(logits);
+        return out;
     }
 }

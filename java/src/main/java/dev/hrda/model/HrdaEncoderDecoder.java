@@ -1,6 +1,7 @@
 package dev.hrda.model;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
@@ -119,7 +120,10 @@ public final class HrdaEncoderDecoder extends Segmentor {
      */
     @Override
     public Tensor encodeDecode(Tensor img) {
-        return F.resize(fusedInference(img), img.dim(2), img.dim(3));
+        Tensor fused = fusedInference(img);
+        Tensor out = F.resize(fused, img.dim(2), img.dim(3));
+        if (out != fused) Scope.done(fused);
+        return out;
     }
 
     /**
@@ -135,27 +139,44 @@ public final class HrdaEncoderDecoder extends Segmentor {
         testOutput = o;
     }
 
-    /** The fused logits at stride 4 (before the final resize), or the attention map in {@link TestOutput#ATTENTION} mode. */
+    /**
+     * The fused logits at stride 4 (before the final resize), or the attention map in
+     * {@link TestOutput#ATTENTION} mode. The detail windows run {@link #windowBatch} at a time;
+     * without a tape every intermediate is freed after its last reader.
+     */
     public Tensor fusedInference(Tensor img) {
-        int b = img.dim(0), h = img.dim(2), w = img.dim(3);
-        List<Tensor> lrFeats = backbone.forward(F.resizeByFactor(img, hrda.contextScale()));
+        int h = img.dim(2), w = img.dim(3);
+        Tensor context = F.resizeByFactor(img, hrda.contextScale());
+        List<Tensor> lrFeats = backbone.forward(context);
+        if (context != img) Scope.done(context);
         Tensor lr = decodeHead.head.forward(lrFeats);
         Tensor att = decodeHead.attention(lrFeats, lr);
+        Scope.done(lrFeats);
         Tensor hr;
         int crop = hrda.hrCropSize();
         if (hrda.hrSlideInference()) {
-            List<CropBox> boxes = CropBox.slide(h, w, crop, crop / 2);
-            Tensor crops = F.catBatch(boxes.stream().map(x -> F.crop(img, x.top(), x.left(), x.height(), x.width())).toList());
-            Tensor logits = decodeHead.head.forward(backbone.forward(crops));
-            hr = averageWindows(logits, boxes.stream().map(x -> x.scaled(OS)).toList(), b, h / OS, w / OS);
+            hr = slide(img, CropBox.slide(h, w, crop, crop / 2), OS, this::detailLogits);
         } else {
-            hr = decodeHead.head.forward(backbone.forward(img));
+            hr = detailLogits(img);
         }
         Tensor fused = HrdaHead.fuse(lr, att, hr, new CropBox(0, 0, h / OS, w / OS));
-        if (testOutput == TestOutput.LOGITS) return fused;
+        Scope.done(hr);
+        Scope.done(lr);
+        if (testOutput == TestOutput.LOGITS) {
+            Scope.done(att);
+            return fused;
+        }
         Tensor weighted = F.mul(F.resize(att, fused.dim(2), fused.dim(3)), F.softmax(fused, 1));
         int k = weighted.dim(1);
         Tensor ones = Tensor.full(weighted.backend(), weighted.dtype(), 1, 1, k, 1, 1);
         return F.conv2d(weighted, ones, null, 1, 0, 1, 1);  // the sum over the classes
+    }
+
+    /** The DAFormer head's logits of full-resolution input (the detail branch). */
+    private Tensor detailLogits(Tensor x) {
+        List<Tensor> feats = backbone.forward(x);
+        Tensor logits = decodeHead.head.forward(feats);
+        Scope.done(feats);
+        return logits;
     }
 }

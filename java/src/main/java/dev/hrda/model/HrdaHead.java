@@ -1,6 +1,7 @@
 package dev.hrda.model;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.nn.Module;
 import dev.hrda.tensor.DType;
@@ -42,7 +43,10 @@ public final class HrdaHead extends Module {
     /** sigmoid(scale_attention(context features)), or the fixed value broadcast to lr's shape. */
     public Tensor attention(List<Tensor> contextFeats, Tensor lr) {
         if (!Double.isNaN(fixedAttention)) return Tensor.full(backend, lr.dtype(), fixedAttention, lr.shape());
-        return F.sigmoid(scaleAttention.forward(contextFeats));
+        Tensor logits = scaleAttention.forward(contextFeats);
+        Tensor att = F.sigmoid(logits);
+        Scope.done(logits);
+        return att;
     }
 
     /**

@@ -71,18 +71,37 @@ public final class MixTransformer extends Module {
         List<Tensor> outs = new ArrayList<>(4);
         for (int i = 0; i < 4; i++) {
             try (Scope s = Scope.open()) {
+                // inference frees each intermediate after its last reader (Scope.done); training keeps what the tape reads
                 Tensor map = patchEmbeds.get(i).proj.forward(x);
                 int h = map.dim(2), w = map.dim(3);
-                Tensor t = patchEmbeds.get(i).norm.forward(F.toTokens(map));
+                Tensor tokens = F.toTokens(map);
+                Scope.done(map);
+                Tensor t = patchEmbeds.get(i).norm.forward(tokens);
+                Scope.done(tokens);
                 for (Block b : stages.get(i)) {
                     boolean drop = isStochastic();
-                    t = withCp ? F.checkpoint(z -> b.forward(z, h, w, drop), t) : b.forward(t, h, w, drop);
+                    Tensor in = t;
+                    t = withCp ? F.checkpoint(z -> b.forward(z, h, w, drop), in) : b.forward(in, h, w, drop);
+                    if (t != in) Scope.done(in);
                 }
-                x = s.keep(F.toMap(norms.get(i).forward(t), h, w));
+                Tensor normed = norms.get(i).forward(t);
+                Scope.done(t);
+                x = s.keep(F.toMap(normed, h, w));
+                Scope.done(normed);
             }
             outs.add(x);
         }
         return outs;
+    }
+
+    /** A convolution of the h×w token map: tokens -> map -> conv -> tokens, the map and the conv's output freed in inference. */
+    static Tensor convOnTokens(Conv2d conv, Tensor tokens, int h, int w) {
+        Tensor map = F.toMap(tokens, h, w);
+        Tensor y = conv.forward(map);
+        Scope.done(map);
+        Tensor out = F.toTokens(y);
+        Scope.done(y);
+        return out;
     }
 
     /** MiT's _init_weights: Linear trunc-normal(0.02)/0, LayerNorm 1/0, Conv N(0, 2/fan_out)/0. */
@@ -123,9 +142,26 @@ public final class MixTransformer extends Module {
 
         Tensor forward(Tensor x, int h, int w, boolean training) {
             try (Scope s = Scope.open()) {  // frees what the backward does not read as soon as the block returns
-                x = F.add(x, F.dropPath(attn.forward(norm1.forward(x), h, w), dropPath, training));
-                return s.keep(F.add(x, F.dropPath(mlp.forward(norm2.forward(x), h, w), dropPath, training)));
+                Tensor n1 = norm1.forward(x);
+                Tensor a = attn.forward(n1, h, w);
+                Scope.done(n1);
+                Tensor mid = residual(x, a, training);
+                Tensor n2 = norm2.forward(mid);
+                Tensor m = mlp.forward(n2, h, w);
+                Scope.done(n2);
+                Tensor out = residual(mid, m, training);
+                Scope.done(mid);
+                return s.keep(out);
             }
+        }
+
+        /** x + DropPath(branch); in inference the branch is freed at once. */
+        private Tensor residual(Tensor x, Tensor branch, boolean training) {
+            Tensor dropped = F.dropPath(branch, dropPath, training);
+            Tensor y = F.add(x, dropped);
+            Scope.done(dropped);
+            if (dropped != branch) Scope.done(branch);
+            return y;
         }
     }
 
@@ -155,11 +191,23 @@ public final class MixTransformer extends Module {
 
         Tensor forward(Tensor x, int h, int w) {
             Tensor query = q.forward(x);
-            Tensor reduced = sr == null ? x : norm.forward(F.toTokens(sr.forward(F.toMap(x, h, w))));
-            Tensor keysValues = kv.forward(reduced);
+            Tensor keysValues;
+            if (sr == null) {
+                keysValues = kv.forward(x);
+            } else {
+                Tensor tokens = convOnTokens(sr, x, h, w);
+                Tensor reduced = norm.forward(tokens);
+                Scope.done(tokens);
+                keysValues = kv.forward(reduced);
+                Scope.done(reduced);
+            }
             Tensor o = fused ? F.attention(query, keysValues, heads, scale)
                                              : F.attentionUnfused(query, keysValues, heads, scale);
-            return proj.forward(o);
+            Scope.done(query);
+            Scope.done(keysValues);
+            Tensor y = proj.forward(o);
+            Scope.done(o);
+            return y;
         }
     }
 
@@ -176,9 +224,14 @@ public final class MixTransformer extends Module {
         }
 
         Tensor forward(Tensor x, int h, int w) {
-            Tensor y = fc1.forward(x);
-            y = F.toTokens(dwconv.conv.forward(F.toMap(y, h, w)));
-            return fc2.forward(F.gelu(y));
+            Tensor hidden = fc1.forward(x);
+            Tensor tokens = convOnTokens(dwconv.conv, hidden, h, w);
+            Scope.done(hidden);
+            Tensor act = F.gelu(tokens);
+            Scope.done(tokens);
+            Tensor y = fc2.forward(act);
+            Scope.done(act);
+            return y;
         }
     }
 

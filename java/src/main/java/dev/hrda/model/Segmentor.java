@@ -1,6 +1,7 @@
 package dev.hrda.model;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.autograd.SegLosses;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.Box;
@@ -8,10 +9,12 @@ import dev.hrda.nn.Module;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.UnaryOperator;
 import java.util.random.RandomGenerator;
 
 /**
@@ -64,46 +67,113 @@ public abstract class Segmentor extends Module {
     /** Inference logits of one window at the input's size [B, K, H, W] (mmseg encode_decode). */
     public abstract Tensor encodeDecode(Tensor img);
 
+    /** {@link #windowBatch(int)}: every window of a slide test in one batch, as the original's batched_slide. */
+    public static final int ALL_WINDOWS = 0;
+    /** Windows per batch unless set: one window at a time, the smallest working set (docs/eval.md). */
+    public static final int DEFAULT_WINDOW_BATCH = 1;
+
+    private int windowBatch = DEFAULT_WINDOW_BATCH;
+
+    /**
+     * How many windows of a slide test run through the network at once: the slide test's
+     * windows and HRDA's overlapping detail windows inside each (a window of a batch of B images
+     * is B samples). {@link #ALL_WINDOWS} batches them all, as the original's batched_slide;
+     * smaller chunks hold one chunk's activations at a time. The logits are the same bits
+     * whatever the chunk size: every window's logits are summed into the output in window order.
+     * A model in training mode (BatchNorm on batch statistics, as DACS runs its teacher) always
+     * batches all windows: its statistics are those of all windows, as in the original.
+     */
+    public void windowBatch(int n) {
+        if (n < 0) throw new IllegalArgumentException("window batch must be positive (or 0 for all windows at once), got " + n);
+        windowBatch = n;
+    }
+
+    public int windowBatch() {
+        return windowBatch;
+    }
+
     /**
      * Test-time logits at the input size: whole-image ({@code testCrop} 0) or mmseg's batched
-     * slide inference (windows testCrop, stride testStride, logits averaged in overlaps).
+     * slide inference (windows testCrop, stride testStride, logits averaged in overlaps), the
+     * windows streamed {@link #windowBatch} at a time.
      */
     public Tensor inference(Tensor img) {
         int h = img.dim(2), w = img.dim(3), crop = config.testCrop();
         if (crop == 0 || (h <= crop && w <= crop)) return encodeDecode(img);
-        List<CropBox> boxes = CropBox.slide(h, w, crop, config.testStride());
-        Tensor windows = F.catBatch(boxes.stream().map(b -> F.crop(img, b.top(), b.left(), b.height(), b.width())).toList());
-        return averageWindows(encodeDecode(windows), boxes, img.dim(0), h, w);
+        return slide(img, CropBox.slide(h, w, crop, config.testStride()), 1, this::encodeDecode);
     }
 
     /**
-     * Sums per-window logits ([windows × B, K, h', w'], window-major) into a [B, K, h, w] grid and
-     * divides by how many windows cover each pixel. Inference only: records no gradient.
+     * A slide test: the windows of {@code img} at {@code boxes}, {@link #windowBatch} at a time
+     * (window-major: a chunk of n windows of a batch of B images is n·B samples), through
+     * {@code net}, whose output has stride {@code stride} with respect to the input; each
+     * chunk's logits are added into a [B, K, H/stride, W/stride] sum in place and freed before
+     * the next chunk runs, and the sum is divided by how many windows cover each pixel.
+     * Inference only: records no gradient.
      */
-    protected static Tensor averageWindows(Tensor logits, List<CropBox> boxes, int batch, int h, int w) {
-        Backend be = logits.backend();
-        int k = logits.dim(1);
-        Tensor sum = Tensor.zeros(be, logits.dtype(), batch, k, h, w);
-        int[] count = new int[h * w];
-        int planes = batch * k, all = boxes.size() * planes;
-        for (int i = 0; i < boxes.size(); i++) {
-            CropBox b = boxes.get(i);
-            // window i is planes [i*B*K, (i+1)*B*K) of the window-major batch
-            be.copyBox(logits, sum, new Box(1, all, b.height(), b.width(), i * planes, 0, 0, planes, h, w, 0, b.top(), b.left(),
-                                            planes, b.height(), b.width()), true);
-            for (int y = b.top(); y < b.top() + b.height(); y++) {
-                for (int x = b.left(); x < b.left() + b.width(); x++) count[y * w + x]++;
+    protected Tensor slide(Tensor img, List<CropBox> boxes, int stride, UnaryOperator<Tensor> net) {
+        // BatchNorm on batch statistics must see every window at once (the original's batch)
+        boolean all = windowBatch == ALL_WINDOWS || training();
+        int batch = img.dim(0), per = all ? boxes.size() : Math.min(windowBatch, boxes.size());
+        WindowSum sum = null;
+        for (int first = 0; first < boxes.size(); first += per) {
+            List<CropBox> chunk = boxes.subList(first, Math.min(first + per, boxes.size()));
+            try (Scope s = Scope.open()) {
+                List<Tensor> crops = new ArrayList<>(chunk.size());
+                for (CropBox b : chunk) crops.add(F.crop(img, b.top(), b.left(), b.height(), b.width()));
+                Tensor windows = F.catBatch(crops);
+                Scope.done(crops);
+                Tensor logits = net.apply(windows);
+                Scope.done(windows);
+                if (sum == null) sum = new WindowSum(s.keep(Tensor.zeros(logits.backend(), logits.dtype(), batch, logits.dim(1),
+                                                                        img.dim(2) / stride, img.dim(3) / stride)));
+                for (int i = 0; i < chunk.size(); i++) sum.add(logits, i, chunk.size(), chunk.get(i).scaled(stride));
             }
         }
-        // 1/count as one plane, replicated on the device to every (sample, class) plane
-        double[] inv = new double[h * w];
-        for (int p = 0; p < inv.length; p++) inv[p] = 1.0 / count[p];
-        Tensor plane = Tensor.empty(be, logits.dtype(), 1, 1, h, w);
-        plane.copyFrom(inv);
-        Tensor scale = Tensor.empty(be, logits.dtype(), batch, k, h, w);
-        for (int i = 0; i < planes; i++) be.copyBox(plane, scale, new Box(1, 1, h, w, 0, 0, 0, planes, h, w, i, 0, 0, 1, h, w), false);
-        be.mul(sum, scale, sum, false);
-        return sum;
+        return sum.average();
+    }
+
+    /**
+     * Window logits summed into a [B, K, h, w] grid with a count of the windows per pixel. The
+     * sum adds the windows in the order they come (the same bits whether they come in one batch
+     * or in chunks); {@link #average} multiplies by 1/count in place, plane by plane.
+     */
+    private static final class WindowSum {
+        private final Tensor sum;
+        private final int[] count;
+
+        WindowSum(Tensor sum) {
+            this.sum = sum;
+            this.count = new int[sum.dim(2) * sum.dim(3)];
+        }
+
+        /** Adds window {@code i} of the window-major {@code logits} ([windows × B, K, h', w']) at {@code box}. */
+        void add(Tensor logits, int i, int windows, CropBox box) {
+            int batch = sum.dim(0), h = sum.dim(2), w = sum.dim(3), planes = batch * sum.dim(1);
+            // window i is planes [i*B*K, (i+1)*B*K) of the window-major batch
+            sum.backend().copyBox(logits, sum, new Box(1, windows * planes, box.height(), box.width(), i * planes, 0, 0, planes, h, w, 0,
+                                                       box.top(), box.left(), planes, box.height(), box.width()), true);
+            for (int y = box.top(); y < box.top() + box.height(); y++) {
+                for (int x = box.left(); x < box.left() + box.width(); x++) count[y * w + x]++;
+            }
+        }
+
+        /** The sum divided by the window count, in place: 1/count as one plane, multiplied into each (sample, class) plane. */
+        Tensor average() {
+            Backend be = sum.backend();
+            int h = sum.dim(2), w = sum.dim(3), planes = sum.dim(0) * sum.dim(1);
+            double[] inv = new double[h * w];
+            for (int p = 0; p < inv.length; p++) inv[p] = 1.0 / count[p];
+            try (Tensor scale = Tensor.empty(be, sum.dtype(), 1, 1, h, w); Tensor plane = Tensor.empty(be, sum.dtype(), 1, 1, h, w)) {
+                scale.copyFrom(inv);
+                for (int i = 0; i < planes; i++) {
+                    be.copyBox(sum, plane, new Box(1, planes, h, w, i, 0, 0, 1, h, w, 0, 0, 0, 1, h, w), false);
+                    be.mul(plane, scale, plane, false);
+                    be.copyBox(plane, sum, new Box(1, 1, h, w, 0, 0, 0, planes, h, w, i, 0, 0, 1, h, w), false);
+                }
+            }
+            return sum;
+        }
     }
 
     /** A decode-head loss and mmseg's acc_seg of the same logits (percent of the non-ignored pixels). */

@@ -1,6 +1,7 @@
 package dev.hrda.nn;
 
 import dev.hrda.autograd.F;
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
@@ -37,7 +38,13 @@ public final class ConvModule extends Module implements MapLayer {
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = conv.forward(x);
-        if (bn != null) y = bn.forward(y);
-        return relu ? F.relu(y) : y;
+        if (bn != null) y = then(y, bn.forward(y));
+        return relu ? then(y, F.relu(y)) : y;
+    }
+
+    /** next, computed from prev, which nothing reads any more (freed now in inference, {@link Scope#done}). */
+    private static Tensor then(Tensor prev, Tensor next) {
+        if (next != prev) Scope.done(prev);
+        return next;
     }
 }

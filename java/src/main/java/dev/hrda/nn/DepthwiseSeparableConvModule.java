@@ -1,5 +1,6 @@
 package dev.hrda.nn;
 
+import dev.hrda.autograd.Scope;
 import dev.hrda.backend.Backend;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
@@ -24,6 +25,9 @@ public final class DepthwiseSeparableConvModule extends Module implements MapLay
 
     @Override
     public Tensor forward(Tensor x) {
-        return pointwise.forward(depthwise.forward(x));
+        Tensor d = depthwise.forward(x);
+        Tensor y = pointwise.forward(d);
+        Scope.done(d);  // inference: freed before the caller's next branch runs
+        return y;
     }
 }

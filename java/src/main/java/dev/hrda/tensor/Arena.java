@@ -83,6 +83,15 @@ public final class Arena implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Whether this arena adopted {@code t} (a tensor allocated while it was innermost, or handed
+     * to it by a closing inner arena). Searched from the most recent, where a caller's tensors are.
+     */
+    public boolean holds(Tensor t) {
+        for (int i = owned.size() - 1; i >= 0; i--) if (owned.get(i) == t) return true;
+        return false;
+    }
+
     /** Tensors still held by this arena. */
     public int size() {
         return owned.size();

@@ -58,4 +58,33 @@ class ScopeTest {
             assertFalse(inference.out().isFreed());
         }
     }
+
+    /** Scope.done frees at once without a tape, only what the innermost arena made, never views; with a tape it leaves the tape's tensors. */
+    @Test void doneFreesAnIntermediateAtOnceOnlyWithoutATape() {
+        try (Backend be = new CpuBackend(); Arena outer = Arena.open()) {
+            Random r = new Random(2);
+            Tensor x = GradCheck.random(be, r, 3, 4);
+            try (Scope s = Scope.open()) {
+                Tensor a = F.scale(x, 2);
+                Tensor v = a.view(12);
+                Scope.done(v);
+                assertFalse(a.isFreed(), "a view never frees its base");
+                Scope.done(x);
+                assertFalse(x.isFreed(), "made outside the innermost arena: the caller's");
+                Tensor b = F.add(a, a);
+                Scope.done(a);
+                assertTrue(a.isFreed(), "no tape: freed after its last reader");
+                s.keep(b);
+            }
+            x.requiresGrad = true;
+            try (Tape tape = Tape.record(); Scope s = Scope.open()) {
+                Tensor a = F.scale(x, 2), b = F.gelu(a);
+                Scope.done(a);
+                assertFalse(a.isFreed(), "with a tape the scope decides (gelu's backward reads a)");
+                tape.backward(F.sum(b));
+                assertTrue(x.grad != null);
+            }
+            x.grad = null;
+        }
+    }
 }
