@@ -149,6 +149,41 @@ class TestCommandTest {
         assertTrue(daformer.err().contains("--hrda-out LR needs an HRDA model"), daformer.err());
     }
 
+    /**
+     * --window-batch streams the slide and detail windows: every chunk size writes the same
+     * prediction, the peak memory is printed and recorded in the JSON, and one window at a time
+     * holds less than all at once.
+     */
+    @Test void windowBatchChangesNoPredictionAndReportsPeakMemory(@TempDir Path tmp) throws Exception {
+        Path ckpt = save(ModelConfig.named("tiny_hrda"), 4, tmp.resolve("hrda.safetensors"));
+        byte[] first = null;
+        long[] peaks = new long[2];
+        for (String n : List.of("0", "1", "2")) {
+            Path show = tmp.resolve("show" + n), json = tmp.resolve("m" + n + ".json");
+            Run r = test(ckpt, "tiny_hrda", "--test-scale", "256x128", "--window-batch", n, "--show-dir", show.toString(), "--out", json.toString());
+            assertEquals(0, r.status(), r.out() + r.err());
+            assertTrue(r.out().contains("window batch " + (n.equals("0") ? "all" : n)), r.out());
+            assertTrue(r.out().contains("peak memory per image (largest): "), r.out());
+            assertTrue(r.err().contains("test: 1/1 images") && r.err().contains(" tensors, "), r.err());
+            byte[] written = writtenTrainIds(show);
+            if (first == null) first = written;
+            else assertArrayEquals(first, written, "window batch " + n);
+            @SuppressWarnings("unchecked") Map<String, Object> result = (Map<String, Object>) Json.parse(Files.readString(json));
+            @SuppressWarnings("unchecked") Map<String, Object> memory = (Map<String, Object>) result.get("memory");
+            assertEquals(Long.parseLong(n), memory.get("window_batch"));
+            assertEquals("cpu", memory.get("device"));
+            long peak = ((Number) memory.get("peak_tensor_bytes")).longValue();
+            assertTrue(peak > 0);
+            assertEquals(List.of(peak), memory.get("per_image_peak_tensor_bytes"));
+            assertEquals(1, ((List<?>) memory.get("per_image_peak_rss_bytes")).size());
+            if (!n.equals("2")) peaks[Integer.parseInt(n)] = peak;
+        }
+        assertTrue(peaks[1] < peaks[0], "one window at a time " + peaks[1] + " vs all " + peaks[0]);
+        Run bad = test(ckpt, "tiny_hrda", "--window-batch", "-1");
+        assertEquals(1, bad.status());
+        assertTrue(bad.err().contains("--window-batch must be a number of windows (0 = all at once), got '-1'"), bad.err());
+    }
+
     /** Bad input stops before or during evaluation with a message naming the file or tensor at fault. */
     @Test void badInputNamesWhatIsWrong(@TempDir Path tmp) throws Exception {
         Path missing = tmp.resolve("none.safetensors");
