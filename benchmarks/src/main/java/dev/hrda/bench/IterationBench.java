@@ -74,6 +74,7 @@ public final class IterationBench {
             double mean = times.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
             List<Double> sorted = new ArrayList<>(times);
             Collections.sort(sorted);
+            if (sorted.isEmpty()) sorted.add(Double.NaN);
             System.out.printf(Locale.ROOT, "hrda-java bench=%s iters=%d crop=%d batch=2 dtype=f32 iteration_s=%.3f (median %.3f; teacher %.2f, "
                               + "forward %.2f, backward %.2f, optimizer %.2f) peak_rss_mib=%s tensors_peak_mib=%.0f %s; %s%n", model, iters, size,
                               mean, sorted.get(sorted.size() / 2), split[0], split[1], split[2], split[3], StepBench.vmHwm().replace(" MiB", ""),
