@@ -2,7 +2,7 @@
 """Target mIoU tables for benchmarks/RESULTS.md from hrda train work dirs (their .log.json).
 
     python3 tools/synth_results.py WORK_ROOT method=DIR_PREFIX ...
-    e.g. python3 tools/synth_results.py /work/exp srconly=synth_srconly_daformer_small dacs=synth_dacs_daformer_small
+    e.g. python3 tools/synth_results.py runs srconly=synth_srconly_daformer_small dacs=synth_dacs_daformer_small
 
 Each DIR_PREFIX names work dirs WORK_ROOT/<prefix>_s<seed>; the last 'val' record of each is
 read. Prints one row per method (mean over seeds, then each seed) and a per-class table of the

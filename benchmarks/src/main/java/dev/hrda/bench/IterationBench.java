@@ -5,6 +5,7 @@ import dev.hrda.backend.Backends;
 import dev.hrda.data.Batch;
 import dev.hrda.data.Sample;
 import dev.hrda.data.UdaBatch;
+import dev.hrda.eval.PeakMemory;
 import dev.hrda.model.ModelConfig;
 import dev.hrda.model.MixTransformer;
 import dev.hrda.model.Segmentor;
@@ -17,7 +18,6 @@ import dev.hrda.uda.Dacs;
 import dev.hrda.uda.DacsSettings;
 import dev.hrda.uda.SeedPlan;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -35,7 +35,7 @@ import java.util.Random;
  * {@code java -cp ... dev.hrda.bench.IterationBench daformer_mitb0|hrda_mitb0 [iters 3] [device cpu]}
  */
 public final class IterationBench {
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) {
         String model = args[0];
         int iters = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         String device = args.length > 2 ? args[2] : "cpu";
@@ -60,8 +60,8 @@ public final class IterationBench {
                     Dacs.Result r = dacs.step(it, b, plan.at(it));
                     be.synchronize();
                     double dt = (System.nanoTime() - t0) / 1e9;
-                    System.out.printf(Locale.ROOT, "hrda-java bench=%s %s iteration_s=%.3f peak_rss_mib=%s loss=%.4f%n", model,
-                                      it == 0 ? "warmup" : "iter=" + it, dt, StepBench.vmHwm().replace(" MiB", ""), r.log().get("loss"));
+                    System.out.printf(Locale.ROOT, "hrda-java bench=%s %s iteration_s=%.3f peak_rss_mib=%d loss=%.4f%n", model,
+                                      it == 0 ? "warmup" : "iter=" + it, dt, PeakMemory.rssPeakBytes() >> 20, r.log().get("loss"));
                     if (it > 0) {
                         times.add(dt);
                         split[0] += r.timing().teacher() / iters;
@@ -76,8 +76,8 @@ public final class IterationBench {
             Collections.sort(sorted);
             if (sorted.isEmpty()) sorted.add(Double.NaN);
             System.out.printf(Locale.ROOT, "hrda-java bench=%s iters=%d crop=%d batch=2 dtype=f32 iteration_s=%.3f (median %.3f; teacher %.2f, "
-                              + "forward %.2f, backward %.2f, optimizer %.2f) peak_rss_mib=%s tensors_peak_mib=%.0f %s; %s%n", model, iters, size,
-                              mean, sorted.get(sorted.size() / 2), split[0], split[1], split[2], split[3], StepBench.vmHwm().replace(" MiB", ""),
+                              + "forward %.2f, backward %.2f, optimizer %.2f) peak_rss_mib=%d tensors_peak_mib=%.0f %s; %s%n", model, iters, size,
+                              mean, sorted.get(sorted.size() / 2), split[0], split[1], split[2], split[3], PeakMemory.rssPeakBytes() >> 20,
                               MemoryStats.peakBytes(be.device()) / 1048576.0, MemoryPool.describe(), be.describe());
         }
     }

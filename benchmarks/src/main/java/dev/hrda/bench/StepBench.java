@@ -3,6 +3,7 @@ package dev.hrda.bench;
 import dev.hrda.autograd.Tape;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.Backends;
+import dev.hrda.eval.PeakMemory;
 import dev.hrda.model.CropBox;
 import dev.hrda.model.HrdaEncoderDecoder;
 import dev.hrda.model.ModelConfig;
@@ -13,9 +14,6 @@ import dev.hrda.tensor.MemoryPool;
 import dev.hrda.tensor.MemoryStats;
 import dev.hrda.tensor.Tensor;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -30,7 +28,7 @@ import java.util.Random;
  * {@code java -cp ... dev.hrda.bench.StepBench daformer_mitb0 256 [batch 2] [steps 3] [device cpu]}
  */
 public final class StepBench {
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) {
         String model = args[0];
         int size = Integer.parseInt(args[1]);
         int batch = args.length > 2 ? Integer.parseInt(args[2]) : 2;
@@ -72,10 +70,8 @@ public final class StepBench {
     }
 
     /** The process's peak resident set (Linux), e.g. "2345 MiB". */
-    static String vmHwm() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024 + " MiB";
-        }
-        return "?";
+    static String vmHwm() {
+        long b = PeakMemory.rssPeakBytes();
+        return b < 0 ? "?" : (b >> 20) + " MiB";
     }
 }

@@ -1,5 +1,6 @@
 package dev.hrda.bench;
 
+import dev.hrda.eval.PeakMemory;
 import dev.hrda.tensor.Device;
 import dev.hrda.tensor.MemoryPool;
 import dev.hrda.tensor.MemoryStats;
@@ -41,7 +42,7 @@ public final class TrainMemoryBench {
                     long[] it = lastIteration(workDir);
                     if (it != null) {
                         synchronized (samples) {
-                            samples.add(new Sample(it[0], (System.nanoTime() - t0) / 1e9, vmRssKiB(), MemoryStats.liveBytes(Device.CPU),
+                            samples.add(new Sample(it[0], (System.nanoTime() - t0) / 1e9, PeakMemory.rssBytes() >> 10, MemoryStats.liveBytes(Device.CPU),
                                                    MemoryStats.liveAllocations(Device.CPU), MemoryPool.cachedBytes()));
                         }
                     }
@@ -102,13 +103,6 @@ public final class TrainMemoryBench {
             if (m.find()) return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
         }
         return null;
-    }
-
-    static long vmRssKiB() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", ""));
-        }
-        return -1;
     }
 
     private static String valueOf(String[] args, String key) {
