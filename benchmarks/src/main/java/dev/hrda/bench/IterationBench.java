@@ -32,13 +32,16 @@ import java.util.Random;
  * (context ×0.5, 512² detail crops, crop_pseudo_margins 30/240/30/30, MIC block 64). The data
  * are made before the clock starts (no loader). Prints each iteration, the mean after the
  * warm-up (the peer's statistic), the time split and the peaks (tensors, pool, process).
- * {@code java -cp ... dev.hrda.bench.IterationBench daformer_mitb0|hrda_mitb0 [iters 3] [device cpu]}
+ * {@code java -cp ... dev.hrda.bench.IterationBench daformer_mitb0|hrda_mitb0 [iters 3] [device cpu] [cp]}; {@code cp}
+ * turns on activation checkpointing of the student (mmseg's with_cp, {@code runtime.with_cp} of a
+ * config): the encoder blocks and the ASPP recompute their activations in the backward pass.
  */
 public final class IterationBench {
     public static void main(String[] args) {
         String model = args[0];
         int iters = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         String device = args.length > 2 ? args[2] : "cpu";
+        boolean withCp = args.length > 3 && args[3].equals("cp");
         ModelConfig c = ModelConfig.named(model);
         boolean hrda = c.hrda() != null;
         int size = hrda ? 1024 : 512;
@@ -50,6 +53,7 @@ public final class IterationBench {
              Segmentor teacher = Segmentor.create(be, DType.F32, c, 1);
              MixTransformer imnet = new MixTransformer(be, DType.F32, c.backbone(), new Random(2));
              AdamW opt = AdamW.hrda(be, student.namedParameters())) {
+            student.useCheckpoint(withCp);
             Dacs dacs = new Dacs(student, teacher, imnet, opt, new PolySchedule(40000, 1.0, 0, 1500, 1e-6), s);
             SeedPlan plan = new SeedPlan(0);
             List<Double> times = new ArrayList<>();
@@ -75,8 +79,8 @@ public final class IterationBench {
             List<Double> sorted = new ArrayList<>(times);
             Collections.sort(sorted);
             if (sorted.isEmpty()) sorted.add(Double.NaN);
-            System.out.printf(Locale.ROOT, "hrda-java bench=%s iters=%d crop=%d batch=2 dtype=f32 iteration_s=%.3f (median %.3f; teacher %.2f, "
-                              + "forward %.2f, backward %.2f, optimizer %.2f) peak_rss_mib=%d tensors_peak_mib=%.0f %s; %s%n", model, iters, size,
+            System.out.printf(Locale.ROOT, "hrda-java bench=%s iters=%d crop=%d batch=2 dtype=f32 with_cp=%s iteration_s=%.3f (median %.3f; teacher %.2f, "
+                              + "forward %.2f, backward %.2f, optimizer %.2f) peak_rss_mib=%d tensors_peak_mib=%.0f %s; %s%n", model, iters, size, withCp,
                               mean, sorted.get(sorted.size() / 2), split[0], split[1], split[2], split[3], PeakMemory.rssPeakBytes() >> 20,
                               MemoryStats.peakBytes(be.device()) / 1048576.0, MemoryPool.describe(), be.describe());
         }
