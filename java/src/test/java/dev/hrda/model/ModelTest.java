@@ -114,7 +114,16 @@ class ModelTest {
                 HrdaConfig.defaults().withHrCrop(64), 128, 64);
         Map<String, double[]> plain = trainingStepState(c, false), cp = trainingStepState(c, true);
         assertEquals(plain.keySet(), cp.keySet());
-        for (String k : plain.keySet()) assertArrayEquals(plain.get(k), cp.get(k), 0, k);
+        // The recomputed forward is the same arithmetic, but the backward may sum in another order:
+        // allow a few ulps of each tensor's own scale (the key half of kv.bias has an analytically
+        // zero gradient, softmax being shift-invariant, and biases before a BatchNorm have one too: their
+        // entries are pure round-off, 1e-25..1e-22, hence the absolute floor 1e-18).
+        for (String k : plain.keySet()) {
+            double[] a = plain.get(k), b = cp.get(k);
+            double scale = 0;
+            for (double v : a) scale = Math.max(scale, Math.abs(v));
+            assertArrayEquals(a, b, 1e-13 * scale + 1e-18, k);
+        }
     }
 
     private static Map<String, double[]> trainingStepState(ModelConfig c, boolean withCp) {
