@@ -9,6 +9,7 @@
 #include "softmax.h"     /* softmax over channels, cross-entropy with ignore index and weights */
 #include "losses.h"      /* fused segmentation loss at label resolution, masked feature distance */
 #include "conv.h"        /* im2col/col2im, depthwise conv */
+#include "pool.h"        /* max pooling (ResNet stem) */
 #include "attention.h"   /* fused multi-head attention (MiT efficient self-attention) */
 #include "fusion.h"      /* HRDA scale-attention fusion */
 #include "augment.h"     /* DACS colour jitter, blur, ClassMix, pseudo-labels, label downscaling, MIC mask */

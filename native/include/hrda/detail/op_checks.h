@@ -16,6 +16,16 @@
   HRDA_CHECK(Ho == (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1 && Wo == (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1, \
              name ": output %ldx%ld does not match input %ldx%ld with this kernel/stride/padding/dilation", Ho, Wo, H, W)
 
+/* pool.h: positive sizes, a pad smaller than the kernel, and floor-mode output sizes */
+#define HRDA_POOL_CHECKS(name)                                                                          \
+  HRDA_CHECK(NC >= 0 && H > 0 && W > 0 && Ho > 0 && Wo > 0,                                            \
+             name ": sizes must be positive (NC %ld, in %ldx%ld, out %ldx%ld)", NC, H, W, Ho, Wo);        \
+  HRDA_CHECK(kernel > 0 && stride > 0 && pad >= 0 && 2 * pad <= kernel,                                \
+             name ": kernel %ld and stride %ld must be positive, pad %ld at most half the kernel", kernel, stride, pad); \
+  HRDA_CHECK(Ho == (H + 2 * pad - kernel) / stride + 1 && Wo == (W + 2 * pad - kernel) / stride + 1,   \
+             name ": output %ldx%ld does not match input %ldx%ld with kernel %ld, stride %ld, pad %ld",  \
+             Ho, Wo, H, W, kernel, stride, pad)
+
 /* attention.h */
 #define HRDA_ATTENTION_CHECKS(name)                                                                      \
   HRDA_CHECK(B >= 0 && N >= 0, name ": sizes B = %ld and N = %ld must not be negative", B, N);           \

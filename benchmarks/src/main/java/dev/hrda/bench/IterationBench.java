@@ -6,8 +6,8 @@ import dev.hrda.data.Batch;
 import dev.hrda.data.Sample;
 import dev.hrda.data.UdaBatch;
 import dev.hrda.eval.PeakMemory;
+import dev.hrda.model.Backbone;
 import dev.hrda.model.ModelConfig;
-import dev.hrda.model.MixTransformer;
 import dev.hrda.model.Segmentor;
 import dev.hrda.optim.AdamW;
 import dev.hrda.optim.PolySchedule;
@@ -51,7 +51,7 @@ public final class IterationBench {
         try (Backend be = Backends.create(device);
              Segmentor student = Segmentor.create(be, DType.F32, c, 0);
              Segmentor teacher = Segmentor.create(be, DType.F32, c, 1);
-             MixTransformer imnet = new MixTransformer(be, DType.F32, c.backbone(), new Random(2));
+             Backbone imnet = Backbone.create(be, DType.F32, c.backbone(), new Random(2));
              AdamW opt = AdamW.hrda(be, student.namedParameters())) {
             student.useCheckpoint(withCp);
             Dacs dacs = new Dacs(student, teacher, imnet, opt, new PolySchedule(40000, 1.0, 0, 1500, 1e-6), s);

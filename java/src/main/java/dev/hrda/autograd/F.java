@@ -417,6 +417,90 @@ public final class F {
         return y;
     }
 
+    /**
+     * Bilinear resize with align_corners=True (torch: src = dst·(in−1)/(out−1), the scale in the
+     * input's precision; a size-1 output reads index 0), as RIPU's heads and test use it. Two
+     * GEMMs with the [out, in] interpolation matrices (two taps per row, the rest exact zeros),
+     * broadcast over the planes: y = R_h · x · R_wᵀ; the backward is their transposes.
+     */
+    public static Tensor resizeAligned(Tensor x, int outH, int outW) {
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        if (h == outH && w == outW) return x;
+        Backend be = x.backend();
+        int nc = n * c;
+        Tensor rh = alignedTaps(be, x.dtype(), h, outH), rw = alignedTaps(be, x.dtype(), w, outW);
+        Tensor rows = Tensor.empty(be, x.dtype(), nc, h, outW);  // x · R_wᵀ
+        be.gemm(false, true, 1, nc * h, outW, w, 1, x, 0, 0, rw, 0, 0, 0, rows, 0, 0);
+        Tensor y = Tensor.empty(be, x.dtype(), n, c, outH, outW);
+        be.gemm(false, false, nc, outH, outW, h, 1, rh, 0, 0, rows, 0, (long) h * outW, 0, y, 0, (long) outH * outW);
+        Scope.done(rows);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            try (Tensor dRows = Tensor.empty(be, x.dtype(), nc, h, outW)) {
+                be.gemm(true, false, nc, h, outW, outH, 1, rh, 0, 0, y.grad, 0, (long) outH * outW, 0, dRows, 0, (long) h * outW);
+                boolean acc = Tape.prepareGrad(x);
+                be.gemm(false, false, 1, nc * h, w, outW, 1, dRows, 0, 0, rw, 0, 0, acc ? 1 : 0, x.grad, 0, 0);
+            }
+        }, rh, rw);
+        else Scope.done(List.of(rh, rw));
+        return result(y, tape);
+    }
+
+    /** The [out, in] align_corners=True interpolation matrix of one axis. */
+    private static Tensor alignedTaps(Backend be, DType dtype, int in, int out) {
+        double[] m = new double[out * in];
+        // PyTorch's area_pixel_compute_scale / source index, in float for float maps
+        float scaleF = out > 1 ? (float) (in - 1) / (out - 1) : 0f;
+        double scaleD = out > 1 ? (double) (in - 1) / (out - 1) : 0;
+        for (int o = 0; o < out; o++) {
+            double src = dtype == DType.F64 ? scaleD * o : (double) (scaleF * (float) o);
+            int i0 = Math.min((int) src, in - 1), i1 = i0 < in - 1 ? i0 + 1 : i0;
+            double l1 = dtype == DType.F64 ? src - i0 : (double) ((float) src - (float) i0);
+            m[o * in + i0] += 1 - l1;
+            m[o * in + i1] += l1;
+        }
+        Tensor t = Tensor.empty(be, dtype, out, in);
+        t.copyFrom(m);
+        return t;
+    }
+
+    /** Global average pooling, [N, C, H, W] -> [N, C, 1, 1] (nn.AdaptiveAvgPool2d(1)): a GEMM with a 1/HW vector. */
+    public static Tensor globalAvgPool(Tensor x) {
+        int n = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3), nc = n * c;
+        Backend be = x.backend();
+        Tensor v = Tensor.full(be, x.dtype(), 1.0 / hw, hw, 1);
+        Tensor y = Tensor.empty(be, x.dtype(), n, c, 1, 1);
+        be.gemm(false, false, 1, nc, 1, hw, 1, x, 0, 0, v, 0, 0, 0, y, 0, 0);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);  // dx = dy · vᵀ
+            be.gemm(false, true, 1, nc, hw, 1, 1, y.grad, 0, 0, v, 0, 0, acc ? 1 : 0, x.grad, 0, 0);
+        }, v);
+        else Scope.done(v);
+        return result(y, tape);
+    }
+
+    /** Max pooling k×k (nn.MaxPool2d(kernel, stride, padding), floor mode) of an NCHW map. */
+    public static Tensor maxPool2d(Tensor x, int kernel, int stride, int pad) {
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        int ho = (h + 2 * pad - kernel) / stride + 1, wo = (w + 2 * pad - kernel) / stride + 1;
+        if (ho < 1 || wo < 1) throw new IllegalArgumentException("maxPool2d: input " + x.shapeString() + " is smaller than the " + kernel + "x" + kernel + " window");
+        Backend be = x.backend();
+        long nc = (long) n * c;
+        Tensor y = Tensor.empty(be, x.dtype(), n, c, ho, wo), argmax = Tensor.empty(be, DType.I32, n, c, ho, wo);
+        be.maxPool2d(x, y, argmax, nc, h, w, ho, wo, kernel, stride, pad);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            be.maxPool2dBackward(y.grad, argmax, x.grad, nc, h, w, ho, wo, kernel, stride, pad, acc);
+        }, argmax);
+        else Scope.done(argmax);
+        return result(y, tape);
+    }
+
     // ------------------------------------------------------------------ linear algebra
 
     /** y = x W^T + b over the last dim: x [..., in], w [out, in], b [out] or null. */

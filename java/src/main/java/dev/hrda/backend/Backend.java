@@ -76,6 +76,14 @@ public interface Backend extends AutoCloseable {
 
     void resizeNearest(Tensor x, Tensor y, long nc, long hi, long wi, long ho, long wo, float scaleH, float scaleW);
 
+    // ---- pooling (pool.h) ----
+    /** Max pooling k×k, stride, padding (−inf) on planes [nc, h, w]; argmax (int32, [nc, ho, wo]) records each window's first maximum. */
+    void maxPool2d(Tensor x, Tensor y, Tensor argmax, long nc, long h, long w, long ho, long wo, long kernel, long stride, long pad);
+
+    /** dx (+)= the output gradient routed to each window's recorded arg-max. */
+    void maxPool2dBackward(Tensor dy, Tensor argmax, Tensor dx, long nc, long h, long w, long ho, long wo, long kernel, long stride,
+                           long pad, boolean acc);
+
     // ---- normalisation (norm.h) ----
     void layerNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor mean, Tensor rstd,
                    long rows, long cols, float eps);

@@ -287,6 +287,19 @@ public final class CudaBackend implements Backend {
         check(hrda_cuda_transpose(dt(x), batch, rows, cols, addr(x), addr(y), acc(acc), s()), "transpose");
     }
 
+    // ---- pooling ----
+    @Override
+    public void maxPool2d(Tensor x, Tensor y, Tensor argmax, long nc, long h, long w, long ho, long wo, long kernel, long stride, long pad) {
+        check(hrda_cuda_max_pool2d_forward(dt(x), nc, h, w, ho, wo, kernel, stride, pad, addr(x), addr(y), addr(argmax), s()), "max_pool2d_forward");
+    }
+
+    @Override
+    public void maxPool2dBackward(Tensor dy, Tensor argmax, Tensor dx, long nc, long h, long w, long ho, long wo, long kernel,
+                                  long stride, long pad, boolean acc) {
+        check(hrda_cuda_max_pool2d_backward(dt(dy), nc, h, w, ho, wo, kernel, stride, pad, addr(dy), addr(argmax), addr(dx), acc(acc), s()),
+              "max_pool2d_backward");
+    }
+
     // ---- resize ----
     @Override
     public void resizeBilinear(Tensor x, Tensor y, long nc, long hi, long wi, long ho, long wo, float sh, float sw) {

@@ -8,9 +8,13 @@ import dev.hrda.kernels.CudaRuntime;
 import dev.hrda.io.CheckpointInfo;
 import dev.hrda.io.Checkpoints;
 import dev.hrda.io.LoadOptions;
+import dev.hrda.model.BackboneConfig;
+import dev.hrda.model.DecodeHeadConfig;
+import dev.hrda.model.DeepLabConfig;
 import dev.hrda.model.HeadConfig;
 import dev.hrda.model.MitConfig;
 import dev.hrda.model.ModelConfig;
+import dev.hrda.model.ResNetConfig;
 import dev.hrda.model.Segmentor;
 import dev.hrda.tensor.DType;
 import org.apache.commons.cli.CommandLine;
@@ -107,14 +111,31 @@ final class InfoCommand implements Command {
         }
     }
 
+    private static String describe(BackboneConfig b) {
+        if (b instanceof MitConfig mit) {
+            return String.format("%s (dims %s, depths %s, heads %s, sr %s)", mit.name(), Arrays.toString(mit.embedDims()), Arrays.toString(mit.depths()),
+                                 Arrays.toString(mit.heads()), Arrays.toString(mit.srRatios()));
+        }
+        ResNetConfig r = (ResNetConfig) b;
+        return String.format("%s (Bottleneck blocks %s, width %d, output stride 8, %s)", r.name(), Arrays.toString(r.blocks()), r.width(),
+                             r.frozenBn() ? "FrozenBN" : "BatchNorm");
+    }
+
+    private static String describe(DecodeHeadConfig h) {
+        if (h instanceof HeadConfig d) {
+            return String.format("DAFormer head (embed %d, %s)", d.embedDim(),
+                                 d.fusion() == HeadConfig.Fusion.ASPP ? "sep-ASPP " + Arrays.toString(d.dilations()) : "1x1 fusion");
+        }
+        DeepLabConfig d = (DeepLabConfig) h;
+        return d.kind() == DeepLabConfig.Kind.V2 ? "DeepLab-v2 head (ASPP classifier, dilations " + Arrays.toString(d.dilations()) + ", summed)"
+                                                 : String.format("DeepLab-v3+ head (sep-ASPP %d ch, rates %s + image pooling, %d-ch shortcut)",
+                                                                 d.channels(), Arrays.toString(d.dilations()), d.lowChannels());
+    }
+
     /** Builds the model on the CPU and prints its components' parameter counts. */
     private static int describeModel(String name) {
         ModelConfig c = ModelConfig.named(name);
-        MitConfig mit = c.backbone();
-        System.out.printf("model %s: %s (dims %s, depths %s, heads %s, sr %s) + DAFormer head (embed %d, %s)%s%n", c.name(),
-                          mit.name(), Arrays.toString(mit.embedDims()), Arrays.toString(mit.depths()), Arrays.toString(mit.heads()),
-                          Arrays.toString(mit.srRatios()), c.head().embedDim(),
-                          c.head().fusion() == HeadConfig.Fusion.ASPP ? "sep-ASPP " + Arrays.toString(c.head().dilations()) : "1x1 fusion",
+        System.out.printf("model %s: %s + %s%s%n", c.name(), describe(c.backbone()), describe(c.head()),
                           c.isHrda() ? " + class-wise scale attention, detail crop " + c.hrda().hrCropSize() : "");
         try (Backend cpu = new CpuBackend(); Segmentor m = Segmentor.create(cpu, DType.F32, c, 0)) {
             long total = 0;

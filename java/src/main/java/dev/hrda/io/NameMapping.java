@@ -20,11 +20,15 @@ import java.util.function.UnaryOperator;
  * <li>a {@code module.} prefix on every name (DataParallel/DDP) is dropped, as mmcv does;</li>
  * <li>a DACS checkpoint ({@code model.}, {@code ema_model.}, {@code imnet_model.} sub-models) gives
  *     the selected sub-model with its prefix removed; the others are skipped;</li>
+ * <li>a RIPU checkpoint ({@code feature_extractor.}, {@code classifier.}, each perhaps with its own
+ *     {@code module.}) gives {@code backbone.*} (RIPU's extractor already names its ResNet
+ *     {@code backbone}) and {@code decode_head.*}; its optimizer states are skipped;</li>
  * <li>of: names as they are, {@code backbone.} added (SegFormer's ImageNet {@code mit_b5.pth}
  *     holds bare encoder names), {@code backbone.} removed (a full checkpoint into an encoder
  *     alone), the variant that matches most model names is taken (as they are on a tie);</li>
  * <li>each name is then loaded, mismatched (shape, or float into integer), skipped
- *     ({@code num_batches_tracked} the model does not keep) or unexpected.</li>
+ *     ({@code num_batches_tracked} the model does not keep, the ImageNet classifier {@code fc.*}
+ *     of a torchvision ResNet) or unexpected.</li>
  * </ol>
  */
 final class NameMapping {
@@ -46,6 +50,7 @@ final class NameMapping {
             names.replaceAll((k, v) -> v.substring("module.".length()));
             notes.add("removed the DataParallel prefix 'module.'");
         }
+        selectRipuParts(names, shapes.keySet(), notes, skipped);
         selectUdaPart(file, names, shapes.keySet(), opts, notes, skipped);
         alignPrefix(names, shapes.keySet(), notes);
 
@@ -59,6 +64,7 @@ final class NameMapping {
             int[] want = shapes.get(target);
             if (want == null) {
                 if (target.endsWith("num_batches_tracked")) skipped.add(new LoadReport.Skipped(source, "BatchNorm batch counter the model does not keep"));
+                else if (TORCHVISION_FC.contains(target)) skipped.add(new LoadReport.Skipped(source, "the ImageNet classifier of a torchvision ResNet"));
                 else unexpected.add(source);
                 continue;
             }
@@ -109,6 +115,34 @@ final class NameMapping {
             }
         }
         notes.add("DACS checkpoint " + present + ": sub-model '" + sel + ".' selected");
+    }
+
+    private static final Set<String> TORCHVISION_FC = Set.of("backbone.fc.weight", "backbone.fc.bias", "fc.weight", "fc.bias");
+    private static final String RIPU_ENCODER = "feature_extractor.", RIPU_HEAD = "classifier.";
+
+    /** RIPU's train.py checkpoint: {'feature_extractor': …, 'classifier': …, 'optimizer_fea': …, 'optimizer_cls': …, 'iteration'}. */
+    private static void selectRipuParts(Map<String, String> names, Set<String> model, List<String> notes, List<LoadReport.Skipped> skipped) {
+        boolean ripu = names.values().stream().anyMatch(n -> n.startsWith(RIPU_ENCODER) || n.startsWith(RIPU_HEAD))
+                       && model.stream().noneMatch(n -> n.startsWith(RIPU_ENCODER) || n.startsWith(RIPU_HEAD));
+        if (!ripu) return;
+        var it = names.entrySet().iterator();
+        while (it.hasNext()) {
+            var e = it.next();
+            String n = e.getValue();
+            if (n.startsWith(RIPU_ENCODER)) {
+                e.setValue(stripModule(n.substring(RIPU_ENCODER.length())));
+            } else if (n.startsWith(RIPU_HEAD)) {
+                e.setValue("decode_head." + stripModule(n.substring(RIPU_HEAD.length())));
+            } else if (n.startsWith("optimizer_fea.") || n.startsWith("optimizer_cls.")) {
+                skipped.add(new LoadReport.Skipped(e.getKey(), "RIPU optimizer state"));
+                it.remove();
+            }
+        }
+        notes.add("RIPU checkpoint: feature_extractor.* loaded as the encoder, classifier.* as decode_head.*");
+    }
+
+    private static String stripModule(String n) {
+        return n.startsWith("module.") ? n.substring("module.".length()) : n;
     }
 
     private static String head(String name) {

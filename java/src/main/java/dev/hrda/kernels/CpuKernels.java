@@ -73,6 +73,9 @@ public final class CpuKernels {
     // optim.h
     public static native int hrda_cpu_adamw_step(int dtype, int n_tensors, @Cast("void* const*") long[] params, @Cast("void* const*") long[] grads, @Cast("void* const*") long[] exp_avg, @Cast("void* const*") long[] exp_avg_sq, @Cast("const long*") long[] sizes, @Cast("const float*") float[] lr, @Cast("const float*") float[] weight_decay, float beta1, float beta2, float eps, long step);
     public static native int hrda_cpu_ema_update(int dtype, int n_tensors, @Cast("void* const*") long[] ema, @Cast("void* const*") long[] params, @Cast("const long*") long[] sizes, float alpha);
+    // pool.h
+    public static native int hrda_cpu_max_pool2d_forward(int dtype, long NC, long H, long W, long Ho, long Wo, long kernel, long stride, long pad, @Cast("const void*") long x, @Cast("void*") long y, @Cast("void*") long argmax);
+    public static native int hrda_cpu_max_pool2d_backward(int dtype, long NC, long H, long W, long Ho, long Wo, long kernel, long stride, long pad, @Cast("const void*") long dy, @Cast("const void*") long argmax, @Cast("void*") long dx, int accumulate);
     // resize.h
     public static native int hrda_cpu_resize_bilinear_forward(int dtype, long NC, long Hi, long Wi, long Ho, long Wo, float scale_h, float scale_w, @Cast("const void*") long x, @Cast("void*") long y);
     public static native int hrda_cpu_resize_bilinear_backward(int dtype, long NC, long Hi, long Wi, long Ho, long Wo, float scale_h, float scale_w, @Cast("const void*") long dy, @Cast("void*") long dx, int accumulate);

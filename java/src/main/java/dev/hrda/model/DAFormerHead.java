@@ -24,7 +24,7 @@ import java.util.Random;
  * fuse_layer.bottleneck.*, (or fuse_layer.conv/bn.*), conv_seg.*. Returns logits at the
  * stride of the first level (4), before any upsampling.
  */
-public final class DAFormerHead extends Module {
+public final class DAFormerHead extends DecodeHead {
     public final HeadConfig config;
     private final ModuleList<Mlp> embeds;
     private final Aspp aspp;
@@ -51,11 +51,13 @@ public final class DAFormerHead extends Module {
     }
 
     /** Recompute the ASPP fusion (its branches hold most of the head's activations) in the backward pass. */
+    @Override
     public void useCheckpoint(boolean on) {
         withCp = on;
     }
 
     /** Four encoder maps -> logits [B, numClasses, H/4, W/4]. */
+    @Override
     public Tensor forward(List<Tensor> feats) {
         try (Scope s = Scope.open()) {
             Tensor first = feats.get(0);

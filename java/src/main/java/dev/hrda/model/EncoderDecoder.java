@@ -10,21 +10,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-/** mmseg's EncoderDecoder with a DAFormer head: whole-image training and test (DAFormer, source-only). */
+/**
+ * mmseg's EncoderDecoder: any encoder and decode head, whole-image training and test (DAFormer,
+ * source-only, RIPU's DeepLab-v2/v3+ on ResNet-101).
+ */
 public final class EncoderDecoder extends Segmentor {
-    public final DAFormerHead decodeHead;
+    public final DecodeHead decodeHead;
 
     EncoderDecoder(Backend backend, DType dtype, ModelConfig config, Random r) {
         super(backend, dtype, config, r);
-        decodeHead = child("decode_head", new DAFormerHead(backend, dtype, config.head(), r));
+        decodeHead = child("decode_head", DecodeHead.create(backend, dtype, config.head(), r));
     }
 
     @Override
-    protected List<DAFormerHead> heads() {
+    protected List<DecodeHead> heads() {
         return List.of(decodeHead);
     }
 
-    /** Logits at stride 4. */
+    /** Logits at the head's stride (DAFormer and DeepLab-v3+: 4; DeepLab-v2 on ResNet: 8). */
     public Tensor logits(Tensor img) {
         List<Tensor> feats = backbone.forward(img);
         Tensor logits = decodeHead.forward(feats);
@@ -44,7 +47,7 @@ public final class EncoderDecoder extends Segmentor {
     @Override
     public Tensor encodeDecode(Tensor img) {
         Tensor logits = logits(img);
-        Tensor out = F.resize(logits, img.dim(2), img.dim(3));
+        Tensor out = decodeHead.alignCorners() ? F.resizeAligned(logits, img.dim(2), img.dim(3)) : F.resize(logits, img.dim(2), img.dim(3));
         if (out != logits) Scope.done(logits);
         return out;
     }

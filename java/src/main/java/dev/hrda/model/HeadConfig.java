@@ -11,7 +11,7 @@ import java.util.Arrays;
  * @param dilations   ASPP dilations (1 = a 1×1 branch)
  */
 public record HeadConfig(int[] inChannels, int embedDim, int channels, int numClasses, Fusion fusion, int[] dilations,
-                         float dropout) {
+                         float dropout) implements DecodeHeadConfig {
     public enum Fusion { ASPP, CONV1X1 }
 
     public HeadConfig {

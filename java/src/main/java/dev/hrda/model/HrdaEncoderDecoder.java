@@ -32,7 +32,7 @@ public final class HrdaEncoderDecoder extends Segmentor {
     }
 
     @Override
-    protected List<DAFormerHead> heads() {
+    protected List<DecodeHead> heads() {
         return List.of(decodeHead.head, decodeHead.scaleAttention);
     }
 

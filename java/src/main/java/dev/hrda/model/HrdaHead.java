@@ -22,7 +22,7 @@ public final class HrdaHead extends Module {
 
     HrdaHead(Backend backend, DType dtype, ModelConfig c, Random r) {
         super(backend, dtype);
-        head = child("head", new DAFormerHead(backend, dtype, c.head(), r));
+        head = child("head", new DAFormerHead(backend, dtype, c.daformerHead(), r));
         scaleAttention = child("scale_attention", new DAFormerHead(backend, dtype, c.attentionHead(), r));
         fixedAttention = c.hrda().fixedAttention();
     }

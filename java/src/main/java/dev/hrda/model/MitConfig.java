@@ -10,7 +10,12 @@ import java.util.Arrays;
  * @param dropPathRate stochastic depth, spread linearly from 0 over all blocks (0.1 in MiT)
  */
 public record MitConfig(String name, int[] embedDims, int[] depths, int[] heads, int[] srRatios, int mlpRatio,
-                        double dropPathRate, int inChannels) {
+                        double dropPathRate, int inChannels) implements BackboneConfig {
+
+    @Override
+    public int[] channels() {
+        return embedDims.clone();
+    }
 
     public MitConfig {
         for (int[] a : new int[][] {embedDims, depths, heads, srRatios}) {

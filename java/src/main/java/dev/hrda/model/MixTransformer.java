@@ -23,7 +23,7 @@ import java.util.Random;
  * and a Mix-FFN. Returns NCHW maps at strides 4, 8, 16, 32. Parameter names follow the original
  * (patch_embed1.proj.weight, block1.0.attn.q.weight, norm1.weight, …).
  */
-public final class MixTransformer extends Module {
+public final class MixTransformer extends Backbone {
     public final MitConfig config;
     private final List<PatchEmbed> patchEmbeds = new ArrayList<>();
     private final List<ModuleList<Block>> stages = new ArrayList<>();
@@ -57,6 +57,7 @@ public final class MixTransformer extends Module {
      * mmseg's with_cp: keep only each block's input and recompute the block in the backward
      * pass (about one more encoder forward per step for a fraction of the activation memory).
      */
+    @Override
     public void useCheckpoint(boolean on) {
         withCp = on;
     }
@@ -67,6 +68,7 @@ public final class MixTransformer extends Module {
     }
 
     /** x [B, 3, H, W] -> four maps [B, C_i, H/2^(i+2), W/2^(i+2)]. */
+    @Override
     public List<Tensor> forward(Tensor x) {
         List<Tensor> outs = new ArrayList<>(4);
         for (int i = 0; i < 4; i++) {

@@ -19,17 +19,18 @@ import java.util.random.RandomGenerator;
 
 /**
  * An encoder-decoder segmentor with mmseg's state-dict layout: "backbone.*" and "decode_head.*".
- * {@link EncoderDecoder} is DAFormer (and source-only training); {@link HrdaEncoderDecoder} HRDA.
+ * {@link EncoderDecoder} is any encoder with any head (DAFormer, source-only, RIPU's DeepLab);
+ * {@link HrdaEncoderDecoder} HRDA.
  */
 public abstract class Segmentor extends Module {
     public static final int IGNORE = 255;
     public final ModelConfig config;
-    public final MixTransformer backbone;
+    public final Backbone backbone;
 
     protected Segmentor(Backend backend, DType dtype, ModelConfig config, Random r) {
         super(backend, dtype);
         this.config = config;
-        this.backbone = child("backbone", new MixTransformer(backend, dtype, config.backbone(), r));
+        this.backbone = child("backbone", Backbone.create(backend, dtype, config.backbone(), r));
     }
 
     /** Builds the model a config names, with the originals' random initialisation. */
@@ -195,11 +196,17 @@ public abstract class Segmentor extends Module {
      */
     public void useCheckpoint(boolean on) {
         backbone.useCheckpoint(on);
-        for (DAFormerHead h : heads()) h.useCheckpoint(on);
+        for (DecodeHead h : heads()) h.useCheckpoint(on);
     }
 
-    /** The DAFormer-style heads of this model. */
-    protected abstract List<DAFormerHead> heads();
+    /** The decode heads of this model. */
+    protected abstract List<DecodeHead> heads();
+
+    /** The MiT encoder, for what only MiT has (its fused attention switch). */
+    public MixTransformer mit() {
+        if (backbone instanceof MixTransformer m) return m;
+        throw new IllegalStateException(config.name() + " has a " + config.backbone().name() + " encoder, not MiT");
+    }
 
     /** Parameter count of each top-level component (backbone, decode_head.*). */
     public Map<String, Long> parameterCounts() {

@@ -6,7 +6,7 @@ import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
 
 /** torch.nn.BatchNorm2d (momentum 0.1, eps 1e-5); buffers running_mean, running_var. */
-public final class BatchNorm2d extends Module {
+public final class BatchNorm2d extends Module implements MapLayer {
     public final Tensor weight;
     public final Tensor bias;
     public final Tensor runningMean;
@@ -29,6 +29,7 @@ public final class BatchNorm2d extends Module {
         runningVar = buffer("running_var", 1, channels);
     }
 
+    @Override
     public Tensor forward(Tensor x) {
         return F.batchNorm(x, weight, bias, runningMean, runningVar, training(), momentum, eps);
     }

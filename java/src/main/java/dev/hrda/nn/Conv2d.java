@@ -8,7 +8,7 @@ import dev.hrda.tensor.Tensor;
 import java.util.Random;
 
 /** torch.nn.Conv2d with square kernel/stride/padding/dilation; parameters "weight", "bias". */
-public final class Conv2d extends Module {
+public final class Conv2d extends Module implements MapLayer {
     public final Tensor weight;
     public final Tensor bias;
     public final int stride, padding, dilation, groups;
@@ -25,6 +25,7 @@ public final class Conv2d extends Module {
         bias = withBias ? param("bias", Init.uniformFanIn(out, fanIn, r), out) : null;
     }
 
+    @Override
     public Tensor forward(Tensor x) {
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups);
     }

@@ -37,6 +37,11 @@ public final class Init {
         return a;
     }
 
+    /** N(0, 2/fanIn): torch.nn.init.kaiming_normal_ with its defaults (fan_in, gain sqrt(2)). */
+    public static double[] kaimingNormalFanIn(long n, long fanIn, Random r) {
+        return normal(n, Math.sqrt(2.0 / fanIn), r);
+    }
+
     /** N(0, 2/fanOut): mmcv kaiming_init (mode fan_out, ReLU gain), MiT's conv init. */
     public static double[] kaimingNormalFanOut(long n, long fanOut, Random r) {
         return normal(n, Math.sqrt(2.0 / fanOut), r);

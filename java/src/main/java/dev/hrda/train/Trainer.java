@@ -16,7 +16,7 @@ import dev.hrda.io.Checkpoints;
 import dev.hrda.io.LoadOptions;
 import dev.hrda.io.LoadReport;
 import dev.hrda.io.TrainingCheckpoint;
-import dev.hrda.model.MixTransformer;
+import dev.hrda.model.Backbone;
 import dev.hrda.model.ModelConfig;
 import dev.hrda.model.Segmentor;
 import dev.hrda.optim.AdamW;
@@ -176,16 +176,16 @@ public final class Trainer {
     /** The three models of a DACS run, closed together. */
     private final class Models implements AutoCloseable {
         final Segmentor student, teacher;
-        final MixTransformer imnet;
+        final Backbone imnet;
 
         Models() {
             Segmentor s = Segmentor.create(backend, p.dtype(), p.model(), p.seed());
             Segmentor t = null;
-            MixTransformer i = null;
+            Backbone i = null;
             try {
                 s.useCheckpoint(p.withCp());
                 if (!p.dacs().sourceOnly()) t = Segmentor.create(backend, p.dtype(), p.model(), p.seed() + 1);
-                if (p.dacs().fdLambda() > 0) i = new MixTransformer(backend, p.dtype(), p.model().backbone(), new java.util.Random(p.seed() + 2));
+                if (p.dacs().fdLambda() > 0) i = Backbone.create(backend, p.dtype(), p.model().backbone(), new java.util.Random(p.seed() + 2));
             } catch (RuntimeException e) {
                 if (t != null) t.close();
                 s.close();
@@ -240,7 +240,7 @@ public final class Trainer {
         return 0;
     }
 
-    private static void copyParameters(MixTransformer from, MixTransformer to) {
+    private static void copyParameters(Backbone from, Backbone to) {
         var dst = to.namedParameters();
         from.namedParameters().forEach((k, v) -> from.parameters().get(0).backend().copy(v, dst.get(k)));
     }

@@ -10,7 +10,7 @@ import dev.hrda.data.Batch;
 import dev.hrda.data.UdaBatch;
 import dev.hrda.model.HrdaEncoderDecoder;
 import dev.hrda.model.Losses;
-import dev.hrda.model.MixTransformer;
+import dev.hrda.model.Backbone;
 import dev.hrda.model.Segmentor;
 import dev.hrda.optim.AdamW;
 import dev.hrda.optim.Ema;
@@ -71,7 +71,7 @@ public final class Dacs {
     private final Backend backend;
     private final Segmentor student;
     private final Segmentor teacher;
-    private final MixTransformer imnet;
+    private final Backbone imnet;
     private final AdamW optimizer;
     private final PolySchedule schedule;
     private final DacsSettings s;
@@ -83,7 +83,7 @@ public final class Dacs {
      *                batch statistics, dropout and drop-path off
      * @param imnet   the frozen ImageNet encoder of the feature distance (null when it is off)
      */
-    public Dacs(Segmentor student, Segmentor teacher, MixTransformer imnet, AdamW optimizer, PolySchedule schedule, DacsSettings settings) {
+    public Dacs(Segmentor student, Segmentor teacher, Backbone imnet, AdamW optimizer, PolySchedule schedule, DacsSettings settings) {
         this.backend = student.parameters().get(0).backend();
         this.student = student;
         this.teacher = teacher;
@@ -113,7 +113,7 @@ public final class Dacs {
 
     public Segmentor student() { return student; }
     public Segmentor teacher() { return teacher; }
-    public MixTransformer imnet() { return imnet; }
+    public Backbone imnet() { return imnet; }
     public AdamW optimizer() { return optimizer; }
     public DacsSettings settings() { return s; }
 

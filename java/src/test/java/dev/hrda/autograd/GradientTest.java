@@ -69,6 +69,16 @@ class GradientTest {
         check("dropPath", x -> F.dropPath(x.get(0), 0.5f, true), rnd(5, 3, 7));
     }
 
+    /** RIPU's ResNet and DeepLab ops: max pooling (distinct values: no ties at a window's max), aligned resize, image pooling. */
+    @Test void poolingAndAlignedResize() {
+        check("maxPool2d 3x3/2 pad 1", x -> F.maxPool2d(x.get(0), 3, 2, 1), rnd(2, 3, 9, 11));
+        check("maxPool2d 2x2/2", x -> F.maxPool2d(x.get(0), 2, 2, 0), rnd(1, 2, 7, 6));
+        check("resizeAligned up", x -> F.resizeAligned(x.get(0), 11, 13), rnd(2, 3, 5, 7));
+        check("resizeAligned down", x -> F.resizeAligned(x.get(0), 4, 3), rnd(1, 2, 9, 7));
+        check("resizeAligned from 1x1", x -> F.resizeAligned(x.get(0), 5, 6), rnd(2, 3, 1, 1));
+        check("globalAvgPool", x -> F.globalAvgPool(x.get(0)), rnd(2, 3, 5, 7));
+    }
+
     @Test void shapes() {
         check("reshape", x -> F.mul(F.reshape(x.get(0), 5, 21), F.reshape(x.get(0), 5, 21)), rnd(3, 5, 7));
         check("toTokens", x -> F.toTokens(x.get(0)), rnd(2, 3, 5, 7));

@@ -97,8 +97,8 @@ class ConfigFilesTest {
         ModelConfig mc = m.config();
         assertEquals("hrda_mitb5", mc.name());
         assertEquals("mit_b5", mc.backbone().name());
-        assertEquals(0.1, mc.backbone().dropPathRate());
-        assertDaformerHead(mc.head(), new int[] {64, 128, 320, 512});
+        assertEquals(0.1, mc.mit().dropPathRate());
+        assertDaformerHead(mc.daformerHead(), new int[] {64, 128, 320, 512});
         HeadConfig att = mc.attentionHead();
         assertEquals(HeadConfig.Fusion.CONV1X1, att.fusion());
         assertEquals(256, att.embedDim());
@@ -238,7 +238,7 @@ class ConfigFilesTest {
         assertEquals(0, m.config().testCrop());  // whole-image test
         assertEquals(1.0, m.featureScale());
         assertFalse(m.batchedSlide());
-        assertDaformerHead(m.config().head(), new int[] {64, 128, 320, 512});
+        assertDaformerHead(m.config().daformerHead(), new int[] {64, 128, 320, 512});
         DataSpec d = c.data();
         assertEquals(4, d.workersPerGpu());
         assertEquals(new RcsSpec(3000, 0.01, 0.5), d.rareClassSampling());
@@ -333,10 +333,10 @@ class ConfigFilesTest {
             assertEquals(n, c.name());
             assertEquals(new SynthSpec(Path.of("data/synth").toAbsolutePath(), 0, 512, 256, 64), c.synth());
             assertNull(c.model().pretrained());
-            assertArrayEquals(new int[] {16, 32, 64, 128}, c.model().config().backbone().embedDims());
-            assertArrayEquals(new int[] {1, 1, 2, 4}, c.model().config().backbone().heads());
+            assertArrayEquals(new int[] {16, 32, 64, 128}, c.model().config().mit().embedDims());
+            assertArrayEquals(new int[] {1, 1, 2, 4}, c.model().config().mit().heads());
             assertArrayEquals(new int[] {16, 32, 64, 128}, c.model().config().head().inChannels());
-            assertEquals(64, c.model().config().head().embedDim());
+            assertEquals(64, c.model().config().daformerHead().embedDim());
             assertEquals(Path.of("data/synth/gta").toAbsolutePath(), c.data().source().dataRoot());
             assertEquals(Path.of("data/synth/cityscapes").toAbsolutePath(), c.data().val().get(0).dataRoot());
             assertEquals(1000, c.maxIters());

@@ -169,9 +169,9 @@ class ConfigLoaderTest {
         assertEquals(20, t.maxIters());
         assertEquals(1e-4, t.optimizer().lr());
         assertEquals(false, t.uda().blur());
-        assertEquals(List.of(1, 3), Arrays.stream(t.model().config().head().dilations()).boxed().toList());
+        assertEquals(List.of(1, 3), Arrays.stream(t.model().config().daformerHead().dilations()).boxed().toList());
         assertEquals(256, t.data().source().pipeline().scaleW());
-        assertEquals(0.2, t.model().config().backbone().dropPathRate());  // a valid key the config did not have
+        assertEquals(0.2, t.model().config().mit().dropPathRate());  // a valid key the config did not have
         assertEquals("cpu", t.runtime().device());
         assertEquals("run one", t.name());
         assertEquals("--cfg-options runner.max_iters=20", t.where("runner.max_iters"));

@@ -75,7 +75,7 @@ class ModelTest {
             assertEquals("tiny_hrda", tiny.name());
             ModelConfig named = ModelConfig.named("tiny_hrda");
             assertEquals(named.numClasses(), tiny.numClasses());
-            assertEquals(named.head().embedDim(), tiny.head().embedDim());
+            assertEquals(named.daformerHead().embedDim(), tiny.daformerHead().embedDim());
             assertEquals(named.hrda(), tiny.hrda());
             // without the second stage-1 block the encoder is no known variant: refused, naming what it saw
             shapes.keySet().removeIf(k -> k.startsWith("backbone.block1.1."));
@@ -129,7 +129,7 @@ class ModelTest {
     private static Map<String, double[]> trainingStepState(ModelConfig c, boolean withCp) {
         try (Segmentor s = Segmentor.create(be, DType.F64, c, 4); Arena a = Arena.open(); Tape tape = Tape.record()) {
             HrdaEncoderDecoder m = (HrdaEncoderDecoder) s;
-            m.backbone.useFusedAttention(true);
+            m.mit().useFusedAttention(true);
             m.useCheckpoint(withCp);
             Random r = new Random(7);
             Tensor img = random(r, DType.F64, 2, 3, 128, 128);
@@ -234,7 +234,7 @@ class ModelTest {
     void hrdaTrainingLossGradientMatchesFiniteDifferences(boolean withCp) {
         try (Segmentor s = Segmentor.create(be, DType.F64, ModelConfig.named("tiny_hrda"), 4)) {
             HrdaEncoderDecoder m = (HrdaEncoderDecoder) s;
-            m.backbone.useFusedAttention(true);  // the CUDA default; the unfused path is checked op by op
+            m.mit().useFusedAttention(true);  // the CUDA default; the unfused path is checked op by op
             m.useCheckpoint(withCp);
             Random r = new Random(7);
             Tensor img = Arena.persistent(() -> random(r, DType.F64, 2, 3, 128, 128));

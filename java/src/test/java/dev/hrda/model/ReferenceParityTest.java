@@ -85,7 +85,7 @@ class ReferenceParityTest {
             assertClose("logits", f.tensors().get("test.logits"), m.decodeHead.forward(feats), 1e-4);
             // both attention paths give the same network
             for (boolean fused : new boolean[] {true, false}) {
-                m.backbone.useFusedAttention(fused);
+                m.mit().useFusedAttention(fused);
                 assertClose("logits (fused attention " + fused + ")", f.tensors().get("test.logits"), m.logits(x), 1e-4);
             }
         }

@@ -56,7 +56,7 @@ class GoldenIterationTest {
         ModelConfig mc = g.modelConfig();
         try (Segmentor student = Segmentor.create(BE, dtype, mc, 1);
              Segmentor teacher = Segmentor.create(BE, dtype, mc, 2);
-             MixTransformer imnet = new MixTransformer(BE, dtype, mc.backbone(), new Random(3))) {
+             MixTransformer imnet = new MixTransformer(BE, dtype, mc.mit(), new Random(3))) {
             g.load("init.model.", Checkpoints.stateOf(student));
             g.load("init.imnet.backbone.", Checkpoints.stateOf(imnet));
             Map<String, Tensor> init = Checkpoints.stateOf(student);
