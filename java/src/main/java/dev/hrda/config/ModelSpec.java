@@ -1,9 +1,11 @@
 package dev.hrda.config;
 
+import dev.hrda.model.DeepLabConfig;
 import dev.hrda.model.HeadConfig;
 import dev.hrda.model.HrdaConfig;
 import dev.hrda.model.MitConfig;
 import dev.hrda.model.ModelConfig;
+import dev.hrda.model.ResNetConfig;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -40,7 +42,7 @@ public record ModelSpec(String type, String pretrained, ModelConfig config, doub
     static ModelSpec bind(Section m) {
         String type = m.choice("type", null, "EncoderDecoder", "HRDAEncoderDecoder");
         boolean hrda = type.equals("HRDAEncoderDecoder");
-        for (String k : new String[] {"neck", "auxiliary_head", "init_cfg"}) m.fixed(k, null, "MiT + DAFormer head only");
+        for (String k : new String[] {"neck", "auxiliary_head", "init_cfg"}) m.fixed(k, null, "an encoder and one decode head");
         if (!hrda) for (String k : HRDA_KEYS) if (m.get(k) != null) throw m.error(k, "is an HRDAEncoderDecoder setting (model.type is EncoderDecoder)");
         m.optSection("train_cfg");
 
@@ -51,8 +53,12 @@ public record ModelSpec(String type, String pretrained, ModelConfig config, doub
         }
 
         Section b = m.section("backbone", "type", "style", "drop_path_rate", "pretrained", "init_cfg",
-                              "embed_dims", "num_heads", "depths", "sr_ratios", "mlp_ratios");
+                              "embed_dims", "num_heads", "depths", "sr_ratios", "mlp_ratios", "norm_cfg", "replace_stride_with_dilation");
         String bt = b.string("type");
+        if (bt.equals("resnet50") || bt.equals("resnet101")) return bindResNet(m, type, hrda, pretrained, b, bt);
+        for (String k : new String[] {"norm_cfg", "replace_stride_with_dilation"}) {
+            if (b.has(k)) throw b.error(k, "is a ResNet setting (backbone.type is " + bt + ")");
+        }
         b.fixed("style", "pytorch", "");
         b.fixed("pretrained", null, "set model.pretrained");
         b.fixed("init_cfg", null, "set model.pretrained");
@@ -73,7 +79,8 @@ public record ModelSpec(String type, String pretrained, ModelConfig config, doub
                 throw b.error("embed_dims", e.getMessage());
             }
         } else {
-            throw b.error("type", "'" + bt + "' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer with embed_dims, num_heads, depths, sr_ratios, mlp_ratios)");
+            throw b.error("type", "'" + bt + "' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer with embed_dims, num_heads, depths, sr_ratios, mlp_ratios; "
+                                  + "resnet50 or resnet101 for RIPU's DeepLab)");
         }
         double dpr = b.number("drop_path_rate", mit.dropPathRate(), 0, 1);
         mit = new MitConfig(mit.name(), mit.embedDims(), mit.depths(), mit.heads(), mit.srRatios(), mit.mlpRatio(), dpr, mit.inChannels());
@@ -164,20 +171,89 @@ public record ModelSpec(String type, String pretrained, ModelConfig config, doub
             hc = new HrdaConfig(lo, hrCrop, divisible, h.number("hr_loss_weight", 0, 0, 1), m.flag("hr_slide_inference", true), fixedAtt);
         }
 
+        TestCfg t = testCfg(m);
+        String name = (hrda ? "hrda" : "daformer") + (bt.startsWith("mit_b") ? "_mitb" + bt.charAt(bt.length() - 1) : "_mit_custom");
+        return new ModelSpec(type, pretrained, new ModelConfig(name, mit, head, attention, hc, t.crop, t.stride), featureScale, t.batched);
+    }
+
+    private record TestCfg(int crop, int stride, boolean batched) {}
+
+    private static TestCfg testCfg(Section m) {
         Section t = m.section("test_cfg", "mode", "crop_size", "stride", "batched_slide");
         String mode = t.choice("mode", null, "whole", "slide");
-        int testCrop = 0, testStride = 0;
-        boolean batched = false;
-        if (mode.equals("slide")) {
-            testCrop = t.square("crop_size", "test windows");
-            testStride = t.square("stride", "test strides");
-            if (testStride > testCrop) throw t.error("stride", testStride + " is larger than crop_size " + testCrop + " (windows would leave gaps)");
-            batched = t.flag("batched_slide", false);
-        } else {
+        if (mode.equals("whole")) {
             for (String k : new String[] {"crop_size", "stride", "batched_slide"}) t.fixed(k, null, "test_cfg.mode is whole");
+            return new TestCfg(0, 0, false);
         }
-        String name = (hrda ? "hrda" : "daformer") + (bt.startsWith("mit_b") ? "_mitb" + bt.charAt(bt.length() - 1) : "_mit_custom");
-        return new ModelSpec(type, pretrained, new ModelConfig(name, mit, head, attention, hc, testCrop, testStride), featureScale, batched);
+        int crop = t.square("crop_size", "test windows"), stride = t.square("stride", "test strides");
+        if (stride > crop) throw t.error("stride", stride + " is larger than crop_size " + crop + " (windows would leave gaps)");
+        return new TestCfg(crop, stride, t.flag("batched_slide", false));
+    }
+
+    /**
+     * RIPU's models (ripu_spec.md §3): backbone {@code resnet50 | resnet101} (torchvision's, output
+     * stride 8; norm_cfg FrozenBN as RIPU's FREEZE_BN, or BN) with decode_head
+     * {@code ASPP_Classifier_V2} (DeepLab-v2) or {@code DepthwiseSeparableASPP} (DeepLab-v3+),
+     * RIPU's class names and settings. Resizes are align_corners=True, as in RIPU.
+     */
+    private static ModelSpec bindResNet(Section m, String type, boolean hrda, String pretrained, Section b, String bt) {
+        if (hrda) throw m.error("type", "HRDAEncoderDecoder needs a MiT encoder (backbone.type is " + bt + ")");
+        for (String k : new String[] {"drop_path_rate", "embed_dims", "num_heads", "depths", "sr_ratios", "mlp_ratios"}) {
+            if (b.has(k)) throw b.error(k, "is a MixVisionTransformer setting (backbone.type is " + bt + ")");
+        }
+        b.fixed("style", "pytorch", "torchvision's ResNet (stride on the 3x3 conv)");
+        b.fixed("pretrained", null, "set model.pretrained");
+        b.fixed("init_cfg", null, "set model.pretrained");
+        if (b.has("replace_stride_with_dilation")) {
+            b.fixed("replace_stride_with_dilation", java.util.List.of(false, true, true), "RIPU's output stride 8");
+        }
+        boolean frozen = frozenNorm(b);
+        ResNetConfig named = ResNetConfig.named(bt);
+        ResNetConfig rc = new ResNetConfig(bt, named.blocks(), named.width(), frozen);
+
+        Section h = m.section("decode_head", "type", "in_channels", "in_index", "channels", "c1_in_channels", "c1_channels", "dilations",
+                              "num_classes", "dropout_ratio", "norm_cfg", "align_corners", "ignore_index", "init_cfg");
+        String ht = h.choice("type", null, "ASPP_Classifier_V2", "DepthwiseSeparableASPP");
+        int[] ch = rc.channels();
+        int in = h.integer("in_channels", 1, 1 << 16);
+        if (in != ch[3]) throw h.error("in_channels", in + " is not the " + bt + " encoder's last stage (" + ch[3] + ")");
+        if (h.has("in_index")) h.fixed("in_index", 3L, "the head reads the last stage");
+        if (h.has("align_corners")) h.fixed("align_corners", true, "RIPU resizes with align_corners=True");
+        h.fixed("ignore_index", 255L, "");
+        h.fixed("init_cfg", null, "RIPU's initialisation");
+        int classes = h.integer("num_classes", 1, 255);
+        DeepLabConfig head;
+        if (ht.equals("ASPP_Classifier_V2")) {
+            for (String k : new String[] {"channels", "c1_in_channels", "c1_channels", "dropout_ratio", "norm_cfg"}) {
+                if (h.has(k)) throw h.error(k, "ASPP_Classifier_V2 has no " + k + " (summed dilated convs to the classes)");
+            }
+            int[] dil = h.has("dilations") ? h.ints("dilations", -1) : new int[] {6, 12, 18, 24};
+            if (dil.length == 0) throw h.error("dilations", "needs at least one dilation");
+            head = new DeepLabConfig(DeepLabConfig.Kind.V2, ch, 0, 0, dil, classes, 0f, frozen);
+        } else {
+            int low = h.integer("c1_channels", 48, 1, 1 << 16);
+            if (h.has("c1_in_channels")) {
+                int c1 = h.integer("c1_in_channels", 1, 1 << 16);
+                if (c1 != ch[0]) throw h.error("c1_in_channels", c1 + " is not the " + bt + " encoder's first stage (" + ch[0] + ")");
+            }
+            int[] dil = h.has("dilations") ? h.ints("dilations", -1) : new int[] {1, 6, 12, 18};
+            if (dil.length == 0) throw h.error("dilations", "needs at least one dilation");
+            head = new DeepLabConfig(DeepLabConfig.Kind.V3PLUS, ch, h.integer("channels", 512, 1, 1 << 16), low, dil, classes,
+                                     (float) h.number("dropout_ratio", 0.1, 0, 1), frozenNorm(h));
+        }
+        TestCfg t = testCfg(m);
+        String enc = bt.equals("resnet101") ? "_r101" : "_r50";
+        String name = (head.kind() == DeepLabConfig.Kind.V2 ? "deeplabv2" : "deeplabv3plus") + enc;
+        return new ModelSpec(type, pretrained, new ModelConfig(name, rc, head, null, null, t.crop, t.stride), 1, t.batched);
+    }
+
+    /** norm_cfg of a RIPU model: FrozenBN (the default, RIPU's FREEZE_BN: True) or BN (trainable BatchNorm2d). */
+    private static boolean frozenNorm(Section s) {
+        Section n = s.optSection("norm_cfg", "type", "requires_grad");
+        if (n == null) return true;
+        String t = n.choice("type", null, "FrozenBN", "BN");
+        n.fixed("requires_grad", t.equals("BN"), t.equals("BN") ? "" : "FrozenBN is not trained");
+        return t.equals("FrozenBN");
     }
 
     /** norm_cfg: BatchNorm with learned affine parameters (mmseg's BN, requires_grad true). */

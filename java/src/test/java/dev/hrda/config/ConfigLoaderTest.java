@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -221,8 +222,10 @@ class ConfigLoaderTest {
         assertTrue(m.endsWith("runner.max_iters: 0 is out of range (expected 1 or more)"), m);
         m = fails(onDemo("d.yaml", "model: {decode_head: {in_channels: [64, 128, 320, 512]}}")).getMessage();
         assertTrue(m.contains("model.decode_head.in_channels: [64, 128, 320, 512] does not match the MixVisionTransformer encoder's [16, 32, 64, 128]"), m);
-        m = fails(onDemo("e.yaml", "model: {backbone: {type: resnet101}}")).getMessage();
-        assertTrue(m.contains("model.backbone.type: 'resnet101' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer"), m);
+        m = fails(onDemo("e.yaml", "model: {backbone: {type: resnet34}}")).getMessage();
+        assertTrue(m.contains("model.backbone.type: 'resnet34' is not supported (mit_b0 ... mit_b5, or MixVisionTransformer"), m);
+        m = fails(onDemo("e.yaml", "model: {backbone: {type: resnet101}}")).getMessage();  // the demo's DAFormer head does not go on a ResNet
+        assertTrue(m.contains("model.backbone.drop_path_rate: is a MixVisionTransformer setting (backbone.type is resnet101)"), m);
         m = fails(onDemo("f.yaml", "uda: {type: MinEnt}")).getMessage();
         assertTrue(m.contains("uda type 'MinEnt' is not supported (DACS only"), m);
         m = fails(onDemo("g.yaml", "optimizer: {type: SGD}")).getMessage();
@@ -277,5 +280,36 @@ class ConfigLoaderTest {
         assertTrue(m.contains("model.hr_crop_size: is an HRDAEncoderDecoder setting"), m);
         m = fails(onDemo("d.yaml", "evaluation: {interval: 10}", "data: {val: []}")).getMessage();
         assertTrue(m.contains("evaluation: needs data.val"), m);
+    }
+
+    /** RIPU's model bases (configs/_base_/models/deeplabv{2,3plus}_r101.yaml) bind to its ResNet-101 and DeepLab heads. */
+    @Test void ripuModelBasesBind() throws IOException {
+        Path base = ConfigFilesTest.configs().resolve("_base_").toAbsolutePath();
+        for (String m : new String[] {"deeplabv2_r101", "deeplabv3plus_r101"}) {
+            Path c = write(m + ".yaml", "_base_: [" + base.resolve("default_runtime.yaml") + ", " + base.resolve("models/" + m + ".yaml") + ", "
+                                        + base.resolve("datasets/uda_synth_to_cityscapes_128x128.yaml") + ", " + base.resolve("uda/dacs_srconly.yaml")
+                                        + ", " + base.resolve("schedules/adamw.yaml") + ", " + base.resolve("schedules/poly10warm.yaml") + "]",
+                           "runner: {type: IterBasedRunner, max_iters: 10}", "checkpoint_config: {by_epoch: false, interval: 10}",
+                           "evaluation: {interval: 10, metric: mIoU}");
+            dev.hrda.model.ModelConfig mc = TrainConfig.load(c).model().config();
+            assertEquals(m, mc.name());
+            dev.hrda.model.ResNetConfig r = (dev.hrda.model.ResNetConfig) mc.backbone();
+            assertArrayEquals(new int[] {3, 4, 23, 3}, r.blocks());
+            assertTrue(r.frozenBn());
+            dev.hrda.model.DeepLabConfig h = (dev.hrda.model.DeepLabConfig) mc.head();
+            assertEquals(19, h.numClasses());
+            if (m.equals("deeplabv2_r101")) {
+                assertArrayEquals(new int[] {6, 12, 18, 24}, h.dilations());
+            } else {
+                assertArrayEquals(new int[] {1, 6, 12, 18}, h.dilations());
+                assertEquals(512, h.channels());
+                assertEquals(48, h.lowChannels());
+                assertEquals(0.1f, h.dropout());
+            }
+            String bad = fails(c, "model.decode_head.in_channels=1024").getMessage();
+            assertTrue(bad.contains("model.decode_head.in_channels: 1024 is not the resnet101 encoder's last stage (2048)"), bad);
+            bad = fails(c, "model.backbone.norm_cfg.type=GN").getMessage();
+            assertTrue(bad.contains("model.backbone.norm_cfg.type: 'GN' is not supported (FrozenBN, BN)"), bad);
+        }
     }
 }
