@@ -127,6 +127,12 @@ final class TrainCommand implements Command {
             val.add(new Trainer.ValSet(v.name(), Dataset.open(v.kind(), v.dataRoot(), v.split(), true), v.pipeline().scaleW(), v.pipeline().scaleH()));
         }
         var o = cfg.optimizer();
+        if (cfg.active() != null) {
+            throw new IllegalArgumentException(cfg.where("active.setting") + ": the RIPU training loop (active) is configured but not built yet");
+        }
+        if (!o.type().equals("AdamW")) {
+            throw new IllegalArgumentException(cfg.where("optimizer.type") + ": optimizer " + o.type() + " is read but hrda train runs AdamW only so far");
+        }
         DType dtype = switch (cfg.runtime().dtype()) {
             case "float32" -> DType.F32;
             case "float64" -> DType.F64;

@@ -24,7 +24,8 @@ public record DataSpec(int samplesPerGpu, int workersPerGpu, DatasetSpec source,
     static final String[] KEYS = {"samples_per_gpu", "workers_per_gpu", "train", "val", "test"};
     private static final String[] TRAIN_KEYS = {"type", "source", "target", "rare_class_sampling", "sync_crop_size"};
 
-    static DataSpec bind(Section s, UdaSpec uda) {
+    /** @param active RIPU (the active section): the target is kept with its labels even when uda is source-only */
+    static DataSpec bind(Section s, UdaSpec uda, boolean active) {
         Node trainNode = s.get("train");
         if (!(trainNode instanceof Node.Dict td)) throw s.has("train") ? s.error("train", "expected a mapping") : s.error("missing key 'data.train'");
         String trainType = td.get("type") instanceof Node.Leaf l && l.value() instanceof String t ? t : null;
@@ -36,14 +37,15 @@ public record DataSpec(int samplesPerGpu, int workersPerGpu, DatasetSpec source,
             source = DatasetSpec.bind(t.section("source", DatasetSpec.KEYS), DatasetSpec.Role.SOURCE);
             boolean isUda = trainType.equals("UDADataset");
             if (isUda && !t.has("target")) throw t.error("missing key 'data.train.target' (a UDADataset adapts to a target)");
-            DatasetSpec tg = t.has("target") ? DatasetSpec.bind(t.section("target", DatasetSpec.KEYS), DatasetSpec.Role.TARGET) : null;
+            DatasetSpec tg = t.has("target") ? DatasetSpec.bind(t.section("target", DatasetSpec.KEYS),
+                                                                active ? DatasetSpec.Role.ACTIVE_TARGET : DatasetSpec.Role.TARGET) : null;
             if (isUda && uda == null) {
                 throw t.error("type", "UDADataset needs a uda section (a _base_ uda file; uda.source_only: true for source-only training)");
             }
             if (!isUda && uda != null && !uda.sourceOnly()) {
                 throw t.error("type", "a DGDataset has no target: uda needs source_only: true (as HRDA's dacs_*_srconly bases)");
             }
-            if (isUda && !uda.sourceOnly()) target = tg;
+            if (isUda && (!uda.sourceOnly() || active)) target = tg;
             Section r = t.optSection("rare_class_sampling", "min_pixels", "class_temp", "min_crop_ratio");
             if (r != null) rcs = RcsSpec.bind(r);
         } else {

@@ -17,7 +17,8 @@ import java.util.Map;
 public record DatasetSpec(String type, DatasetKind kind, Path dataRoot, String imgDir, String annDir, String split,
                           PipelineConfig pipeline, String name) {
 
-    enum Role { SOURCE, TARGET, EVAL }
+    /** ACTIVE_TARGET: RIPU's target, whose labels the simulated annotator reveals where regions are selected. */
+    enum Role { SOURCE, TARGET, ACTIVE_TARGET, EVAL }
 
     static final String[] KEYS = {"type", "data_root", "img_dir", "ann_dir", "pipeline", "split", "crop_pseudo_margins", "test_mode"};
 
@@ -49,7 +50,10 @@ public record DatasetSpec(String type, DatasetKind kind, Path dataRoot, String i
         d.fixed("test_mode", role == Role.EVAL, "");
         Path root = Path.of(d.string("data_root")).toAbsolutePath().normalize();
         String imgDir = d.string("img_dir"), annDir = d.string("ann_dir", null);
-        if (annDir == null && role != Role.TARGET) throw ConfigException.at(d.node.origin(), "missing key '" + d.key("ann_dir") + "'");
+        if (annDir == null && role != Role.TARGET) {
+            throw ConfigException.at(d.node.origin(), "missing key '" + d.key("ann_dir") + "'"
+                                                      + (role == Role.ACTIVE_TARGET ? " (RIPU reveals the target's ground truth where it selects regions)" : ""));
+        }
         String[] lay = layout(kind);
         String split = match(lay[0], imgDir);
         if (split == null) throw d.error("img_dir", "'" + imgDir + "' is not where " + type + " keeps its images (" + lay[0] + ", see docs/data.md)");
@@ -66,7 +70,8 @@ public record DatasetSpec(String type, DatasetKind kind, Path dataRoot, String i
             margins = d.ints("crop_pseudo_margins", 4);
             for (int m : margins) if (m < 0) throw d.error("crop_pseudo_margins", "margins must be >= 0 (top, bottom, left, right)");
         }
-        PipelineConfig p = role == Role.EVAL ? Pipelines.test(d) : Pipelines.train(d, role == Role.SOURCE, margins);
+        PipelineConfig p = role == Role.EVAL ? Pipelines.test(d) : Pipelines.train(d, role == Role.SOURCE || role == Role.ACTIVE_TARGET, margins);
+        if (role == Role.ACTIVE_TARGET && !p.withLabel()) throw d.error("pipeline", "needs LoadAnnotations (RIPU's target labels are its revealed ground truth)");
         if (role == Role.TARGET && p.catMaxRatio() < 1) throw d.error("pipeline", "cat_max_ratio needs labels: only the source pipeline may set it");
         return new DatasetSpec(type, kind, root, imgDir, annDir, split, p, kind.id);
     }

@@ -25,18 +25,19 @@ import java.util.Map;
  * @param loadFrom   load_from (absolute path) or null; so resumeFrom
  * @param synth      our extension: the synthetic benchmark to draw when absent, or null
  * @param runtime    our extension: device, dtype, activation checkpointing (defaults where absent)
+ * @param active     our extension: RIPU's active domain adaptation (null: DACS or source-only as {@code uda} says)
  * @param origins    where each value was set: dotted key ({@code data.val[1].img_dir}) to file:line
  *                   or {@code --cfg-options} entry (added)
  */
 public record TrainConfig(Path file, String stem, String name, String text, long seed, ModelSpec model, DataSpec data, UdaSpec uda,
                           OptimizerSpec optimizer, LrSpec lr, int maxIters, CheckpointSpec checkpoint, EvalSpec evaluation,
                           int logInterval, String loadFrom, String resumeFrom, SynthSpec synth, RuntimeSpec runtime,
-                          Map<String, Origin> origins) {
+                          ActiveSpec active, Map<String, Origin> origins) {
 
     /** Top-level keys we bind. */
     static final List<String> KEYS = List.of("seed", "name", "model", "data", "uda", "optimizer", "optimizer_config", "lr_config", "runner",
                                              "checkpoint_config", "evaluation", "log_config", "load_from", "resume_from", "synth",
-                                             "runtime");
+                                             "runtime", "active");
     /**
      * Top-level keys of the originals that we accept and do not use: runtime settings of
      * mmcv, meta information, and the variables of the Python configs (crop_size,
@@ -98,16 +99,19 @@ public record TrainConfig(Path file, String stem, String name, String text, long
         String name = r.string("name", stem);
         ModelSpec model = ModelSpec.bind(r.section("model", ModelSpec.KEYS));
         UdaSpec uda = r.has("uda") ? UdaSpec.bind(r.section("uda", UdaSpec.KEYS)) : null;
-        DataSpec data = DataSpec.bind(r.section("data", DataSpec.KEYS), uda);
+        DataSpec data = DataSpec.bind(r.section("data", DataSpec.KEYS), uda, r.has("active"));
         OptimizerSpec optimizer = OptimizerSpec.bind(r.section("optimizer", "type", "lr", "betas", "weight_decay", "eps", "amsgrad",
-                                                               "paramwise_cfg"));
+                                                               "paramwise_cfg", "momentum", "dampening", "nesterov"));
         Section oc = r.optSection("optimizer_config", "grad_clip");
         if (oc != null) oc.fixed("grad_clip", null, "no gradient clipping in the originals (DACS steps the optimizer itself)");
         LrSpec lr = LrSpec.bind(r.section("lr_config", "policy", "power", "min_lr", "by_epoch", "warmup", "warmup_iters", "warmup_ratio",
-                                          "warmup_by_epoch"), optimizer.lr());
+                                          "warmup_by_epoch", "total_iters"), optimizer.lr());
         Section runner = r.section("runner", "type", "max_iters");
         runner.choice("type", null, "IterBasedRunner");
         int maxIters = runner.integer("max_iters", 1, Integer.MAX_VALUE);
+        if (lr.totalIters() > 0 && lr.totalIters() < maxIters) {
+            throw ConfigException.at(r.origin("lr_config"), "lr_config.total_iters " + lr.totalIters() + " is shorter than runner.max_iters " + maxIters);
+        }
         CheckpointSpec checkpoint = CheckpointSpec.bind(r.optSection("checkpoint_config", "by_epoch", "interval", "max_keep_ckpts",
                                                                      "save_optimizer"), maxIters);
         Section ev = r.optSection("evaluation", "interval", "metric", "by_epoch");
@@ -117,6 +121,14 @@ public record TrainConfig(Path file, String stem, String name, String text, long
         int logInterval = log == null ? 50 : log.integer("interval", 50, 1, Integer.MAX_VALUE);
         SynthSpec synth = SynthSpec.bind(r.optSection("synth", "root", "seed", "width", "height", "count"));
         RuntimeSpec runtime = RuntimeSpec.bind(r.optSection("runtime", "device", "dtype", "with_cp"));
+        ActiveSpec active = r.has("active") ? ActiveSpec.bind(r.section("active", ActiveSpec.KEYS), maxIters) : null;
+        if (active != null) {
+            if (model.isHrda()) throw ConfigException.at(r.origin("active"), "active (RIPU) trains an EncoderDecoder, not HRDA");
+            if (uda == null || !uda.sourceOnly()) {
+                throw ConfigException.at(r.origin("active"), "active (RIPU) needs uda.source_only: true (RIPU has no EMA teacher and no ClassMix)");
+            }
+            if (data.target() == null) throw ConfigException.at(r.origin("active"), "active (RIPU) needs data.train.target (the images to select from)");
+        }
 
         if (model.isHrda()) {
             int hrCrop = model.config().hrda().hrCropSize();
@@ -131,7 +143,7 @@ public record TrainConfig(Path file, String stem, String name, String text, long
             }
         }
         return new TrainConfig(file, stem, name, text, seed, model, data, uda, optimizer, lr, maxIters, checkpoint, evaluation, logInterval,
-                               path(r.string("load_from", null)), path(r.string("resume_from", null)), synth, runtime, origins(tree));
+                               path(r.string("load_from", null)), path(r.string("resume_from", null)), synth, runtime, active, origins(tree));
     }
 
     private static String path(String p) {

@@ -99,8 +99,17 @@ public final class Pipeline {
         return prepare(item.image(), cfg.withLabel() ? item.label() : null);
     }
 
-    @SuppressWarnings("try") // the scope frees the native temporaries of decoding
     public Prepared prepare(Path imageFile, Path labelFile) {
+        return prepare(imageFile, labelFile, null);
+    }
+
+    /**
+     * {@link #prepare(Path, Path)} with {@code labelEdit} applied to the label at the image's
+     * original size, before any resize (RIPU's active labels: the ground truth where a region was
+     * selected, 255 elsewhere), so the pipeline's geometry treats the edited label as the label.
+     */
+    @SuppressWarnings("try") // the scope frees the native temporaries of decoding
+    public Prepared prepare(Path imageFile, Path labelFile, LabelEdit labelEdit) {
         if (cfg.withLabel() && labelFile == null) throw new DataException(imageFile, "image without label");
         try (PointerScope scope = new PointerScope()) {
             Mat img = Images.readColor(imageFile);
@@ -115,6 +124,7 @@ public final class Pipeline {
                 label = Images.toBytes(lm);
                 if (cfg.invalidLabels() == PipelineConfig.InvalidLabels.REFUSE) LabelCheck.require(labelFile, label);
                 else LabelCheck.invalidToIgnore(label);
+                if (labelEdit != null) labelEdit.apply(label, w, h);
             }
             int[] s = cfg.resizedSize(w, h);
             img.retainReference(); // survives the scope; released by Prepared.close()
@@ -376,8 +386,19 @@ public final class Pipeline {
 
     /** The whole pipeline for one item. */
     public Sample load(Dataset.Item item, SplittableRandom rng) {
-        try (Prepared p = prepare(item)) {
+        return load(item, rng, null);
+    }
+
+    /** The whole pipeline for one item, its label edited first ({@link #prepare(Path, Path, LabelEdit)}). */
+    public Sample load(Dataset.Item item, SplittableRandom rng, LabelEdit labelEdit) {
+        try (Prepared p = prepare(item.image(), cfg.withLabel() ? item.label() : null, labelEdit)) {
             return finish(p, sampleCrop(p, rng), rng);
         }
+    }
+
+    /** Edits a label in place: train ids [height x width] at the image's original size. */
+    @FunctionalInterface
+    public interface LabelEdit {
+        void apply(byte[] label, int width, int height);
     }
 }

@@ -16,6 +16,8 @@ public final class UdaData {
     private final Dataset source, target;
     private final Pipeline sourcePipe, targetPipe;
     private final RareClassSampler rcs;
+    /** RIPU's active labels: the label edit of target item i, or null (unlabelled target: UDA). */
+    private volatile java.util.function.IntFunction<Pipeline.LabelEdit> targetLabels;
 
     public UdaData(Dataset source, Pipeline sourcePipe, Dataset target, Pipeline targetPipe, RareClassSampler rcs) {
         this.source = source;
@@ -96,7 +98,21 @@ public final class UdaData {
 
     public Sample sampleTarget(SplittableRandom rng) {
         if (target == null) throw new IllegalStateException("source-only data has no target");
-        return targetPipe.load(target.get(rng.nextInt(target.size())), rng);
+        int i = rng.nextInt(target.size());
+        var labels = targetLabels;
+        return targetPipe.load(target.get(i), rng, labels == null ? null : labels.apply(i));
+    }
+
+    /**
+     * Target labels from {@code edits} (RIPU: the ground truth revealed where regions were
+     * selected, 255 elsewhere; the target pipeline must load labels). Set between loaders: a
+     * loader's prefetched batches use the edits of when they were built.
+     */
+    public void targetLabels(java.util.function.IntFunction<Pipeline.LabelEdit> edits) {
+        if (edits != null && !targetPipe.config().withLabel()) {
+            throw new IllegalStateException("target labels need a target pipeline that loads annotations (LoadAnnotations)");
+        }
+        targetLabels = edits;
     }
 
     /** Batch {@code index} of a run with {@code seed}. */

@@ -20,8 +20,9 @@ import dev.hrda.tensor.Tensor;
  * the image is resized keeping its aspect ratio to the test scale (mmcv rescale: factor =
  * min(long/long_edge, short/short_edge), bilinear) and normalised; the model's
  * {@link Segmentor#inference} gives logits (whole image, or the slide test, as its config says);
- * they are resized bilinearly (align_corners=False) to the original image size and the class
- * of each pixel is their argmax. The ground truth stays at its original size.
+ * they are resized bilinearly (align_corners=False; True for RIPU's DeepLab heads, as its
+ * test.py) to the original image size and the class of each pixel is their argmax. The ground
+ * truth stays at its original size.
  *
  * Every tensor of one image lives in an arena closed before {@link #predict} returns, so a long
  * evaluation holds no more device memory after its thousandth image than after its first.
@@ -81,7 +82,7 @@ public final class Predictor {
             Tensor logits = model.inference(img);
             Scope.done(img);
             if (logits.dim(2) != outH || logits.dim(3) != outW) {
-                Tensor resized = F.resize(logits, outH, outW);
+                Tensor resized = model.alignCorners() ? F.resizeAligned(logits, outH, outW) : F.resize(logits, outH, outW);
                 Scope.done(logits);
                 logits = resized;
             }

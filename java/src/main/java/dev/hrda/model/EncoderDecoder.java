@@ -45,6 +45,11 @@ public final class EncoderDecoder extends Segmentor {
     }
 
     @Override
+    public boolean alignCorners() {
+        return decodeHead.alignCorners();
+    }
+
+    @Override
     public Tensor encodeDecode(Tensor img) {
         Tensor logits = logits(img);
         Tensor out = decodeHead.alignCorners() ? F.resizeAligned(logits, img.dim(2), img.dim(3)) : F.resize(logits, img.dim(2), img.dim(3));

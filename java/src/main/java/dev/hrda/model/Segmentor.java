@@ -65,6 +65,11 @@ public abstract class Segmentor extends Module {
         return forwardTrain(img, label, weight, randomDetailBox(img.dim(2), img.dim(3), rng)).losses();
     }
 
+    /** Whether logits are resized with align_corners=True (RIPU's DeepLab heads) rather than mmseg's False. */
+    public boolean alignCorners() {
+        return false;
+    }
+
     /** Inference logits of one window at the input's size [B, K, H, W] (mmseg encode_decode). */
     public abstract Tensor encodeDecode(Tensor img);
 

@@ -228,8 +228,10 @@ class ConfigLoaderTest {
         assertTrue(m.contains("model.backbone.drop_path_rate: is a MixVisionTransformer setting (backbone.type is resnet101)"), m);
         m = fails(onDemo("f.yaml", "uda: {type: MinEnt}")).getMessage();
         assertTrue(m.contains("uda type 'MinEnt' is not supported (DACS only"), m);
-        m = fails(onDemo("g.yaml", "optimizer: {type: SGD}")).getMessage();
-        assertTrue(m.contains("optimizer 'SGD' is not supported (AdamW only"), m);
+        m = fails(onDemo("g.yaml", "optimizer: {type: SGD}")).getMessage();  // SGD on the demo's AdamW base keeps its betas
+        assertTrue(m.contains("optimizer.betas: is an AdamW setting (optimizer.type is SGD)"), m);
+        m = fails(onDemo("g.yaml", "optimizer: {type: Adam}")).getMessage();
+        assertTrue(m.contains("optimizer.type: 'Adam' is not supported (AdamW, SGD)"), m);
         m = fails(onDemo("h.yaml", "data: {val: {type: CityscapesDataset, img_dir: leftImg8bit/val, ann_dir: gtFine/train}}")).getMessage();
         assertTrue(m.contains("data.val.ann_dir: 'gtFine/train' does not go with img_dir 'leftImg8bit/val'"), m);
         m = fails(onDemo("i.yaml", "data: {train: {source: {type: GTA5Dataset}}}")).getMessage();
@@ -311,5 +313,44 @@ class ConfigLoaderTest {
             bad = fails(c, "model.backbone.norm_cfg.type=GN").getMessage();
             assertTrue(bad.contains("model.backbone.norm_cfg.type: 'GN' is not supported (FrozenBN, BN)"), bad);
         }
+    }
+
+    /** RIPU's sections: active (rounds, budget, loss weights), SGD with a 10x head, a poly decay longer than the run. */
+    @Test void ripuSectionsBindAndBadValuesNameTheirKey() throws IOException {
+        Path c = onDemo("ripu.yaml", "uda: {source_only: true}",
+                        "active: {setting: RA, select_iters: [100, 200], ratio: 0.022, radius_k: 1, consistent_loss: 0.1, negative_loss: 1.0,",
+                        "         negative_threshold: 0.05, select_scale: [256, 128]}",
+                        "optimizer: {_delete_: true, type: SGD, lr: 2.5e-4, momentum: 0.9, weight_decay: 5.0e-4,",
+                        "            paramwise_cfg: {custom_keys: {head: {lr_mult: 10.0}}}}",
+                        "lr_config: {_delete_: true, policy: poly, power: 0.9, min_lr: 0, by_epoch: false, total_iters: 1500}");
+        TrainConfig t = TrainConfig.load(c);
+        ActiveSpec a = t.active();
+        assertTrue(a.regions());
+        assertArrayEquals(new int[] {100, 200}, a.selectIters());
+        assertEquals(0.022, a.ratio());
+        assertEquals(1, a.radiusK());
+        assertArrayEquals(new int[] {256, 128}, a.selectScale());
+        assertTrue(t.data().target() != null && t.data().target().pipeline().withLabel(), "RIPU keeps the target with its labels");
+        assertEquals("SGD", t.optimizer().type());
+        assertEquals(0.9, t.optimizer().momentum());
+        assertEquals(5e-4, t.optimizer().weightDecay());
+        assertEquals(10f, t.optimizer().customKeys().get(0).lrMult());
+        assertEquals(1500, t.lr().schedule(t.maxIters()).maxIters(), "the decay runs to total_iters, not to runner.max_iters");
+        assertEquals(0.9, t.lr().power());
+
+        String m = fails(c, "active.select_iters=[100,5000]").getMessage();
+        assertTrue(m.contains("active.select_iters: 5000 is not an iteration of this run (0 .. runner.max_iters 1000)"), m);
+        m = fails(c, "active.select_iters=[200,100]").getMessage();
+        assertTrue(m.contains("must increase"), m);
+        m = fails(c, "active.setting=PA").getMessage();
+        assertTrue(m.contains("active.pixels"), m);
+        m = fails(c, "uda.source_only=false").getMessage();
+        assertTrue(m.contains("active (RIPU) needs uda.source_only: true"), m);
+        m = fails(c, "optimizer.betas=[0.9,0.99]").getMessage();
+        assertTrue(m.contains("optimizer.betas: is an AdamW setting (optimizer.type is SGD)"), m);
+        m = fails(c, "lr_config.total_iters=500").getMessage();
+        assertTrue(m.contains("lr_config.total_iters 500 is shorter than runner.max_iters 1000"), m);
+        m = fails(c, "data.train.target.ann_dir=null").getMessage();
+        assertTrue(m.contains("RIPU reveals the target's ground truth"), m);
     }
 }
