@@ -169,7 +169,7 @@ def build():
     tensors, meta_cases = [], []
 
     def put(key, arr, tag):
-        tensors.append((key, np.asarray(arr), tag))
+        tensors.append((key, np.array(arr, copy=True), tag))  # .numpy() shares memory with the masks
 
     for c in CASES:
         gen = torch.Generator().manual_seed(c['seed'])
