@@ -14,5 +14,6 @@
 #include "fusion.h"      /* HRDA scale-attention fusion */
 #include "augment.h"     /* DACS colour jitter, blur, ClassMix, pseudo-labels, label downscaling, MIC mask */
 #include "optim.h"       /* multi-tensor AdamW, EMA */
+#include "active.h"      /* RIPU acquisition scores, greedy RA/PA selection, label reveal */
 #include "device.h"      /* CUDA device, stream, memory management (libhrda_cuda only) */
 #endif

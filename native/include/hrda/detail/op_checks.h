@@ -123,4 +123,30 @@
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(gamma); HRDA_CHECK_PTR(running_mean); HRDA_CHECK_PTR(running_var);       \
   HRDA_CHECK_PTR(dy)
 
+/* active.h (RIPU): the selection's column-major keys are int32 */
+#define HRDA_ACTIVE_SCORE_CHECKS(name)                                                                       \
+  HRDA_CHECK(B >= 0, name ": batch B = %ld must not be negative", B);                                       \
+  HRDA_CHECK(K >= 1 && K <= 65536, name ": K (classes) = %ld must be in 1..65536", K);                      \
+  HRDA_CHECK(H >= 1 && W >= 1, name ": map size H x W = %ld x %ld must be positive", H, W);                 \
+  HRDA_CHECK(B * H * W <= 2147483647L, name ": %ld pixels do not fit the int32 labels", B * H * W);          \
+  HRDA_CHECK(radius >= 0, name ": radius %ld must not be negative", radius);                                \
+  HRDA_CHECK(pixel_uncertainty == 0 || pixel_uncertainty == 1,                                               \
+             name ": pixel_uncertainty %d must be 0 (RA: window mean) or 1 (PA: pixel entropy)",            \
+             pixel_uncertainty);                                                                            \
+  HRDA_CHECK(std::isfinite(norm) && norm > 0, name ": norm %g must be finite and positive (RA log(19), PA 1)", norm); \
+  HRDA_CHECK_PTR(prob); HRDA_CHECK_PTR(score)
+
+#define HRDA_ACTIVE_SELECT_CHECKS(name)                                                                      \
+  HRDA_CHECK(B >= 0, name ": batch B = %ld must not be negative", B);                                       \
+  HRDA_CHECK(H >= 1 && W >= 1, name ": score map H x W = %ld x %ld must be positive", H, W);                \
+  HRDA_CHECK(H * W <= 2147483647L, name ": %ld pixels per map do not fit the int32 keys", H * W);           \
+  HRDA_CHECK(count >= 0 && count <= 2147483647L, name ": count %ld must be in 0..2^31-1", count);           \
+  HRDA_CHECK(active_radius >= 0 && mask_radius >= 0,                                                        \
+             name ": active_radius %ld and mask_radius %ld must not be negative", active_radius, mask_radius); \
+  HRDA_CHECK_PTR(score); HRDA_CHECK_PTR(active); HRDA_CHECK_PTR(selected); HRDA_CHECK_PTR(picks)
+
+#define HRDA_ACTIVE_REVEAL_CHECKS(name)                                                                      \
+  HRDA_CHECK(n >= 0, name ": size n = %ld must not be negative", n);                                        \
+  HRDA_CHECK_PTR(selected); HRDA_CHECK_PTR(gt); HRDA_CHECK_PTR(mask)
+
 #endif

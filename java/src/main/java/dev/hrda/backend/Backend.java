@@ -217,6 +217,27 @@ public interface Backend extends AutoCloseable {
     /** MIC's block mask: y [b, c, h, w] = x * keep (u8 [b, gh, gw], nearest-upsampled); y may be x. */
     void blockMask(Tensor keep, Tensor x, Tensor y, long b, long c, long h, long w, long gh, long gw);
 
+    // RIPU ---- active acquisition (active.h); no gradients ----
+    /**
+     * RIPU acquisition scores of probabilities prob [b, k, h, w] (softmax output): score, impurity and
+     * uncertainty [b, h, w] of prob's dtype (impurity, uncertainty may be null). The window has
+     * radius {@code radius}; {@code pixelUncertainty} false: RA (U = window mean entropy), true: PA
+     * (U = pixel entropy); both entropies are divided by {@code norm} (RA log 19, PA 1).
+     */
+    void activeScore(Tensor prob, Tensor score, Tensor impurity, Tensor uncertainty, long b, long k, long h, long w,
+                     int radius, boolean pixelUncertainty, double norm);
+
+    /**
+     * One round of RIPU's greedy selection on score [b, h, w] (consumed), active and selected u8
+     * [b, h, w] (in/out): {@code count} picks per image, picks i32 [b, count, 2] = (h, w), pickScore
+     * [b, count] of score's dtype (may be null). RA: activeRadius k, maskRadius 2k; PA: 0 and K.
+     */
+    void activeSelect(Tensor score, Tensor active, Tensor selected, Tensor picks, Tensor pickScore, long b, long h, long w,
+                      int count, int activeRadius, int maskRadius);
+
+    /** mask i32 = selected (u8) ? gt (i32) : ignoreIndex, elementwise over selected.numel(). */
+    void activeReveal(Tensor selected, Tensor gt, Tensor mask, int ignoreIndex);
+
     // ---- GEMM and convolution ----
     /**
      * Row-major batched GEMM: for i < batch, C_i = alpha * op(A_i) op(B_i) + beta * C_i with

@@ -523,6 +523,26 @@ public final class CudaBackend implements Backend {
         check(hrda_cuda_block_mask(dt(x), b, c, h, w, gh, gw, addr(keep), addr(x), addr(y), s()), "block_mask");
     }
 
+    // RIPU
+    @Override
+    public void activeScore(Tensor prob, Tensor score, Tensor impurity, Tensor uncertainty, long b, long k, long h, long w,
+                            int radius, boolean pixelUncertainty, double norm) {
+        check(hrda_cuda_active_score(dt(prob), b, k, h, w, radius, pixelUncertainty ? 1 : 0, norm, addr(prob), addr(score),
+                                    addr(impurity), addr(uncertainty), s()), "active_score");
+    }
+
+    @Override
+    public void activeSelect(Tensor score, Tensor active, Tensor selected, Tensor picks, Tensor pickScore, long b, long h, long w,
+                             int count, int activeRadius, int maskRadius) {
+        check(hrda_cuda_active_select(dt(score), b, h, w, count, activeRadius, maskRadius, addr(score), addr(active), addr(selected),
+                                     addr(picks), addr(pickScore), s()), "active_select");
+    }
+
+    @Override
+    public void activeReveal(Tensor selected, Tensor gt, Tensor mask, int ignoreIndex) {
+        check(hrda_cuda_active_reveal(selected.numel(), addr(selected), addr(gt), ignoreIndex, addr(mask), s()), "active_reveal");
+    }
+
     // ---- GEMM (cuBLAS) ----
 
     /**
