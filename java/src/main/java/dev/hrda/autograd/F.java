@@ -465,6 +465,32 @@ public final class F {
         return t;
     }
 
+    /**
+     * Mirrors an NCHW map along its width (torch.flip(x, [3])): a GEMM with the W×W reversal
+     * permutation (one exact 1 per row), so the values are copied exactly. For test-time flip
+     * averaging, applied at the logits' own resolution before the resize (mirroring commutes
+     * with bilinear resizing, whose sampling grid is symmetric).
+     */
+    public static Tensor flipW(Tensor x) {
+        int w = x.dim(-1);
+        long rows = x.numel() / w;
+        Backend be = x.backend();
+        double[] p = new double[w * w];
+        for (int i = 0; i < w; i++) p[i * w + (w - 1 - i)] = 1;
+        Tensor rev = Tensor.empty(be, x.dtype(), w, w);
+        rev.copyFrom(p);
+        Tensor y = Tensor.empty(be, x.dtype(), x.shape());
+        be.gemm(false, false, 1, Math.toIntExact(rows), w, w, 1, x, 0, 0, rev, 0, 0, 0, y, 0, 0);
+        Tape tape = Tape.active(x);
+        if (tape != null) tape.push(() -> {
+            if (y.grad == null) return;
+            boolean acc = Tape.prepareGrad(x);
+            be.gemm(false, false, 1, Math.toIntExact(rows), w, w, 1, y.grad, 0, 0, rev, 0, 0, acc ? 1 : 0, x.grad, 0, 0);
+        }, rev);
+        else Scope.done(rev);
+        return result(y, tape);
+    }
+
     /** Global average pooling, [N, C, H, W] -> [N, C, 1, 1] (nn.AdaptiveAvgPool2d(1)): a GEMM with a 1/HW vector. */
     public static Tensor globalAvgPool(Tensor x) {
         int n = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3), nc = n * c;

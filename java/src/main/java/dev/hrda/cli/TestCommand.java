@@ -68,6 +68,7 @@ final class TestCommand implements Command {
                 .addOption(Option.builder().longOpt("show-dir").hasArg().argName("DIR")
                                    .desc("write each prediction: palette blend and train-id PNG").build())
                 .addOption(Option.builder().longOpt("out").hasArg().argName("FILE.json").desc("write the metrics as JSON").build())
+                .addOption(Option.builder().longOpt("flip").desc("test-time flip averaging (mirrored image too, softmax outputs averaged; RIPU's test)").build())
                 .addOption(Option.builder().longOpt("classes16").desc("also report mIoU16 (the 16 Synthia classes)").build())
                 .addOption(Option.builder("q").longOpt("quiet").desc("no progress lines").build())
                 .addOption(Option.builder("h").longOpt("help").desc("this help").build());
@@ -114,10 +115,10 @@ final class TestCommand implements Command {
                                   config.numClasses(), config.numClasses() - 1, LabelMaps.NUM_CLASSES);
             }
             System.out.printf("data %s %s at %s: %d of %d images, test scale %dx%d, %s, %s%n", kind, split, root, items.size(), dataset.size(),
-                              scale[0], scale[1], config.testCrop() == 0 ? "whole image" : "slide " + config.testCrop() + "/" + config.testStride()
-                                      + ", window batch " + (windowBatch == Segmentor.ALL_WINDOWS ? "all" : windowBatch),
+                              scale[0], scale[1], (cl.hasOption("flip") ? "flip averaged, " : "") + (config.testCrop() == 0 ? "whole image" : "slide " + config.testCrop() + "/" + config.testStride()
+                                      + ", window batch " + (windowBatch == Segmentor.ALL_WINDOWS ? "all" : windowBatch)),
                               backend.describe());
-            Evaluator evaluator = new Evaluator(new Predictor(model, scale[0], scale[1]), LabelMaps.CLASSES);
+            Evaluator evaluator = new Evaluator(new Predictor(model, scale[0], scale[1], cl.hasOption("flip")), LabelMaps.CLASSES);
             if (showDir != null) evaluator.showingIn(showDir, root);
             ProgressLines progress = new ProgressLines(items.size(), !cl.hasOption("quiet"));
             PeakMemory memory = new PeakMemory(backend.device());

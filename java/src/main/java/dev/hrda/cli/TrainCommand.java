@@ -124,7 +124,8 @@ final class TrainCommand implements Command {
         }
         List<Trainer.ValSet> val = new ArrayList<>();
         for (DatasetSpec v : d.val()) {
-            val.add(new Trainer.ValSet(v.name(), Dataset.open(v.kind(), v.dataRoot(), v.split(), true), v.pipeline().scaleW(), v.pipeline().scaleH()));
+            val.add(new Trainer.ValSet(v.name(), Dataset.open(v.kind(), v.dataRoot(), v.split(), true), v.pipeline().scaleW(), v.pipeline().scaleH(),
+                                       v.pipeline().flipProb() > 0));
         }
         var o = cfg.optimizer();
         if (cfg.active() != null) {

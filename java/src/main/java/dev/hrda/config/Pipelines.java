@@ -59,7 +59,7 @@ final class Pipelines {
         Steps s = new Steps();
         steps(dataset.key("pipeline"), dataset.list("pipeline", false), s, true);
         if (s.mean == null) throw dataset.error("pipeline", "needs a Normalize step");
-        return new PipelineConfig(s.scaleW, s.scaleH, 0, 0, 1, 0, s.mean, s.std, true, null, 2048, 1024,
+        return new PipelineConfig(s.scaleW, s.scaleH, 0, 0, 1, s.flipProb, s.mean, s.std, true, null, 2048, 1024,
                                   PipelineConfig.InvalidLabels.REFUSE);
     }
 
@@ -160,7 +160,7 @@ final class Pipelines {
     }
 
     private static void multiScaleFlipAug(Section st, Steps s) {
-        st.fixed("flip", false, "no test-time flip");
+        if (st.has("flip") && st.flag("flip")) s.flipProb = 1;  // test mode: predict the mirrored image too and average
         st.fixed("img_ratios", null, "a single test scale");
         st.fixed("flip_direction", "horizontal", "");
         int[] wh = st.ints("img_scale", 2);

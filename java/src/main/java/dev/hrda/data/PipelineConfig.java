@@ -9,6 +9,8 @@ package dev.hrda.data;
  *
  * @param scaleW       img_scale width (0: no resize); with scaleH the largest (long, short) edges
  * @param cropH        crop height (0: no crop and no padding: test mode)
+ * @param flipProb     RandomFlip's probability; in test mode 1 = test-time flip averaging
+ *                     (MultiScaleFlipAug flip=True), 0 = none
  * @param catMaxRatio  RandomCrop cat_max_ratio (1: off)
  * @param withLabel    load the train-id label (source, validation)
  * @param invalidLabels what to do with train-id labels holding values outside 0..18 and 255

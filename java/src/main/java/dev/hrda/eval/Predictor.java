@@ -14,6 +14,8 @@ import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
 
+import java.util.List;
+
 
 /**
  * mmseg's single-image test (tools/test.py: test pipeline, {@code simple_test} with rescale):
@@ -41,6 +43,7 @@ public final class Predictor {
     private final Pipeline pipeline;
     private final Backend backend;
     private final DType dtype;
+    private final boolean flip;
 
     /**
      * Puts the model in evaluation mode (BatchNorm running statistics, no dropout), as mmseg's
@@ -50,6 +53,16 @@ public final class Predictor {
      * @param scaleH e.g. 1024 for HRDA, 512 for DAFormer
      */
     public Predictor(Segmentor model, int scaleW, int scaleH) {
+        this(model, scaleW, scaleH, false);
+    }
+
+    /**
+     * With {@code flip}, test-time flip averaging (mmseg's MultiScaleFlipAug flip=True, RIPU's
+     * test.py): the mirrored image is predicted too, and the two softmax outputs (the mirrored
+     * one mirrored back) are averaged before the arg-max.
+     */
+    public Predictor(Segmentor model, int scaleW, int scaleH, boolean flip) {
+        this.flip = flip;
         if (model.config.numClasses() > ConfusionMatrix.IGNORE) throw new IllegalArgumentException("more than 255 classes do not fit a byte");
         this.model = model;
         // labels are read where an item has one (at their original size), never required here
@@ -79,15 +92,38 @@ public final class Predictor {
         try (Arena image = Arena.open()) {
             Tensor img = Tensor.empty(backend, dtype, 1, 3, height, width);
             img.copyFrom(chw);
-            Tensor logits = model.inference(img);
+            Tensor logits = resized(model.inference(img), outH, outW);
             Scope.done(img);
-            if (logits.dim(2) != outH || logits.dim(3) != outW) {
-                Tensor resized = model.alignCorners() ? F.resizeAligned(logits, outH, outW) : F.resize(logits, outH, outW);
-                Scope.done(logits);
-                logits = resized;
-            }
-            return argmax(logits);
+            if (!flip) return argmax(logits);
+            Tensor prob = F.softmax(logits, 1);
+            Scope.done(logits);
+            Tensor mirrored = Tensor.empty(backend, dtype, 1, 3, height, width);
+            mirrored.copyFrom(mirror(chw, height, width));
+            Tensor back = F.flipW(model.inference(mirrored));  // mirrored back at the logits' resolution
+            Scope.done(mirrored);
+            Tensor prob2 = F.softmax(resized(back, outH, outW), 1);
+            Tensor sum = F.add(prob, prob2);  // the arg-max of the sum is that of the average
+            Scope.done(List.of(prob, prob2));
+            return argmax(sum);
         }
+    }
+
+    /** Logits at outH x outW, resized with the model's rule (align_corners True for RIPU's heads). */
+    private Tensor resized(Tensor logits, int outH, int outW) {
+        if (logits.dim(2) == outH && logits.dim(3) == outW) return logits;
+        Tensor r = model.alignCorners() ? F.resizeAligned(logits, outH, outW) : F.resize(logits, outH, outW);
+        Scope.done(logits);
+        return r;
+    }
+
+    /** A CHW image mirrored along its width. */
+    static float[] mirror(float[] chw, int height, int width) {
+        float[] out = new float[chw.length];
+        for (int r = 0; r < chw.length / width; r++) {
+            int o = r * width;
+            for (int x = 0; x < width; x++) out[o + x] = chw[o + width - 1 - x];
+        }
+        return out;
     }
 
     /**

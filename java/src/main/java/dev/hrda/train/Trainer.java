@@ -53,8 +53,12 @@ import java.util.stream.Stream;
  * bit for bit as if it had not stopped.
  */
 public final class Trainer {
-    /** A validation set: evaluated every evaluation interval, at its test scale. */
-    public record ValSet(String name, Dataset dataset, int scaleW, int scaleH) {}
+    /** A validation set: evaluated every evaluation interval, at its test scale (with flip averaging when {@code flip}). */
+    public record ValSet(String name, Dataset dataset, int scaleW, int scaleH, boolean flip) {
+        public ValSet(String name, Dataset dataset, int scaleW, int scaleH) {
+            this(name, dataset, scaleW, scaleH, false);
+        }
+    }
 
     /**
      * Everything a run needs, resolved (the config's records turned into the engine's objects).
@@ -341,7 +345,7 @@ public final class Trainer {
         boolean prefix = p.val().size() > 1;
         try {
             for (ValSet v : p.val()) {
-                Evaluator ev = new Evaluator(new Predictor(student, v.scaleW(), v.scaleH()), LabelMaps.CLASSES.subList(0, p.model().numClasses()));
+                Evaluator ev = new Evaluator(new Predictor(student, v.scaleW(), v.scaleH(), v.flip()), LabelMaps.CLASSES.subList(0, p.model().numClasses()));
                 for (Dataset.Item item : v.dataset().items()) ev.add(item);
                 SegMetrics sm = ev.metrics();
                 out.put(v.name(), sm);
