@@ -11,7 +11,7 @@ import pathlib, re
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HEADERS = sorted((ROOT / 'native/include/hrda').glob('*.h'))
 JAVA = ROOT / 'java/src/main/java/dev/hrda/kernels'
-HOST_ARRAYS = {'params', 'grads', 'exp_avg', 'exp_avg_sq', 'ema', 'sizes', 'lr', 'weight_decay'}
+HOST_ARRAYS = {'params', 'grads', 'exp_avg', 'exp_avg_sq', 'ema', 'sizes', 'lr', 'weight_decay', 'momentum_buffer'}
 
 
 def java_param(decl):
@@ -19,7 +19,7 @@ def java_param(decl):
     m = re.match(r'(.*?)([A-Za-z_][A-Za-z0-9_]*)$', decl)
     ctype, name = m.group(1).strip(), m.group(2)
     if name in HOST_ARRAYS:
-        jt = {'void* const*': 'long[]', 'const long*': 'long[]', 'const float*': 'float[]'}[ctype]
+        jt = {'void* const*': 'long[]', 'const long*': 'long[]', 'const float*': 'float[]', 'const double*': 'double[]'}[ctype]
         return f'@Cast("{ctype}") {jt} {name}'
     if '*' in ctype:
         return f'@Cast("{ctype}") long {name}'

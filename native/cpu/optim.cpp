@@ -1,4 +1,4 @@
-// Multi-tensor AdamW and EMA (CPU reference).
+// Multi-tensor AdamW, SGD and EMA (CPU reference).
 #include "cpu_common.hpp"
 
 using namespace hrda_cpu;
@@ -24,6 +24,34 @@ int hrda_cpu_adamw_step(int dtype, int n_tensors, void* const* params, void* con
         const double vi = beta2 * (double)v[i] + (1.0 - beta2) * (double)g[i] * (double)g[i];
         pi -= a * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
         p[i] = (T)pi; m[i] = (T)mi; v[i] = (T)vi;
+      }
+    })
+  return HRDA_OK;
+}
+
+int hrda_cpu_sgd_step(int dtype, int n_tensors, void* const* params, void* const* grads, void* const* momentum_buffer,
+                      const long* sizes, const double* lr, const double* weight_decay, double momentum, double dampening,
+                      int nesterov, int first_step) {
+  HRDA_CHECK(n_tensors >= 0, "sgd_step: n_tensors %d", n_tensors);
+  HRDA_CHECK(n_tensors == 0 || (params && grads && sizes && lr && weight_decay), "sgd_step: NULL table");
+  HRDA_CHECK(momentum == 0 || momentum_buffer || n_tensors == 0, "sgd_step: momentum %g needs the momentum_buffer table",
+             momentum);
+  HRDA_CHECK(!nesterov || (momentum > 0 && dampening == 0), "sgd_step: Nesterov momentum requires a momentum and zero "
+             "dampening (torch.optim.SGD), got momentum %g, dampening %g", momentum, dampening);
+  HRDA_DISPATCH_FLOAT(dtype,
+    for (int t = 0; t < n_tensors; t++) {
+      HRDA_CHECK(params[t] && grads[t] && (momentum == 0 || momentum_buffer[t]), "sgd_step: tensor %d has a NULL pointer", t);
+      T* p = (T*)params[t]; const T* g = (const T*)grads[t]; T* buf = momentum == 0 ? nullptr : (T*)momentum_buffer[t];
+      const double a = lr[t], wd = weight_decay[t]; const long n = sizes[t];
+      _Pragma("omp parallel for schedule(static) if (n > 32768)")
+      for (long i = 0; i < n; i++) {
+        double d = (double)g[i] + wd * (double)p[i];
+        if (buf) {
+          const double b = first_step ? d : momentum * (double)buf[i] + (1.0 - dampening) * d;
+          buf[i] = (T)b;
+          d = nesterov ? d + momentum * b : b;
+        }
+        p[i] = (T)((double)p[i] - a * d);
       }
     })
   return HRDA_OK;

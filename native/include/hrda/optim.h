@@ -11,6 +11,14 @@
 HRDA_OP(adamw_step, int dtype, int n_tensors, void* const* params, void* const* grads,
         void* const* exp_avg, void* const* exp_avg_sq, const long* sizes,
         const float* lr, const float* weight_decay, float beta1, float beta2, float eps, long step)
+/* SGD with momentum exactly as torch.optim.SGD (maximize off), RIPU's optimiser:
+ *   d = g + wd*p;  buf = d at the first step (first_step = 1), else momentum*buf + (1-dampening)*d;
+ *   d = nesterov ? d + momentum*buf : buf;  p -= lr*d
+ * with lr[t], wd[t] per tensor (f64: group multipliers already applied). momentum = 0 skips the
+ * buffers (momentum_buffer may then be NULL) and updates p -= lr*d. */
+HRDA_OP(sgd_step, int dtype, int n_tensors, void* const* params, void* const* grads, void* const* momentum_buffer,
+        const long* sizes, const double* lr, const double* weight_decay, double momentum, double dampening,
+        int nesterov, int first_step)
 /* ema = alpha*ema + (1-alpha)*param for every tensor */
 HRDA_OP(ema_update, int dtype, int n_tensors, void* const* ema, void* const* params,
         const long* sizes, float alpha)

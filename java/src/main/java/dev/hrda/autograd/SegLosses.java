@@ -46,7 +46,7 @@ public final class SegLosses {
     }
 
     /** H, W of a label map [N, H, W] or [N, 1, H, W] for a batch of n. */
-    private static int[] labelSize(String op, Tensor labels, int n) {
+    static int[] labelSize(String op, Tensor labels, int n) {
         boolean ok = labels.dtype() == DType.I32 && labels.dim(0) == n
                      && (labels.rank() == 3 || (labels.rank() == 4 && labels.dim(1) == 1));
         if (!ok) throw new IllegalArgumentException(op + ": labels must be I32 [" + n + ", H, W] (or [" + n + ", 1, H, W]), got "

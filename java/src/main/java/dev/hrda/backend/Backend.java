@@ -145,6 +145,37 @@ public interface Backend extends AutoCloseable {
     void featureDistanceBackward(Tensor fs, Tensor fi, Tensor labels, Tensor classes, double gradScale, Tensor dfs,
                                  long n, long c, long hw, boolean acc);
 
+    // ---- RIPU (ripu_losses.h; sgd_step in optim.h) ----
+    /**
+     * RIPU's negative learning over every pixel: logits [n, c, hw], p = softmax over c,
+     * M = [p < tau]; loss (one element, f64 for f64 logits, f32 otherwise) = -sum M log(1 - p + 1e-6)
+     * / sum M, 0 when sum M = 0; count (i32 [1], may be null) = sum M.
+     */
+    void negativeLearning(Tensor logits, double tau, Tensor loss, Tensor count, long n, long c, long hw);
+
+    /** dlogits [n, c, hw] (+)= gradScale * d(sum M (-log(1 - p + 1e-6)))/dlogits; gradScale = dL/dloss / count. */
+    void negativeLearningBackward(Tensor logits, double tau, double gradScale, Tensor dlogits, long n, long c, long hw, boolean acc);
+
+    /**
+     * RIPU's local consistency (l1) on the label boundaries: logits [n, c, h, w], labels i32
+     * [n, h, w]; loss (one element) = mean over B of sum_c |p - mean3x3_replicate(p)|, with B the
+     * pixels whose 8-neighbour Laplacian of the labels (zero padding) is not 0 and whose label is
+     * not ignoreIndex; 0 when B is empty; count (i32 [1], may be null) = |B|.
+     */
+    void localConsistency(Tensor logits, Tensor labels, int ignoreIndex, Tensor loss, Tensor count, long n, long c, long h, long w);
+
+    /** dlogits [n, c, h, w] (+)= gradScale * d(sum over B of the l1 discrepancy)/dlogits; gradScale = dL/dloss / count. */
+    void localConsistencyBackward(Tensor logits, Tensor labels, int ignoreIndex, double gradScale, Tensor dlogits,
+                                  long n, long c, long h, long w, boolean acc);
+
+    /**
+     * torch.optim.SGD over a parameter list: d = g + wd p; buf = d (firstStep) or momentum buf +
+     * (1 - dampening) d; d = nesterov ? d + momentum buf : buf; p -= lr d. lr, wd per tensor;
+     * momentumBuffers may be null when momentum is 0.
+     */
+    void sgd(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBuffers, double[] lr, double[] wd,
+             double momentum, double dampening, boolean nesterov, boolean firstStep);
+
     // ---- fused attention (attention.h) ----
     /**
      * Multi-head attention of MiT's efficient self-attention, without the N x M score matrix:

@@ -265,6 +265,48 @@ public final class CpuBackend implements Backend {
                                                  addr(dfs), acc(acc)), "feature_distance_backward");
     }
 
+    // ---- RIPU: negative learning, local consistency, SGD ----
+    @Override
+    public void negativeLearning(Tensor logits, double tau, Tensor loss, Tensor count, long n, long c, long hw) {
+        LossChecks.negativeLearning("negativeLearning", logits, loss, count, null, n, c, hw);
+        check(hrda_cpu_negative_learning_forward(dt(logits), n, c, hw, addr(logits), tau, addr(loss), addr(count)),
+              "negative_learning_forward");
+    }
+
+    @Override
+    public void negativeLearningBackward(Tensor logits, double tau, double gradScale, Tensor dlogits, long n, long c, long hw,
+                                         boolean acc) {
+        LossChecks.negativeLearning("negativeLearningBackward", logits, null, null, dlogits, n, c, hw);
+        check(hrda_cpu_negative_learning_backward(dt(logits), n, c, hw, addr(logits), tau, gradScale, addr(dlogits), acc(acc)),
+              "negative_learning_backward");
+    }
+
+    @Override
+    public void localConsistency(Tensor logits, Tensor labels, int ignore, Tensor loss, Tensor count, long n, long c, long h, long w) {
+        LossChecks.localConsistency("localConsistency", logits, labels, loss, count, null, n, c, h, w);
+        check(hrda_cpu_local_consistency_forward(dt(logits), n, c, h, w, addr(logits), addr(labels), ignore, addr(loss),
+                                                addr(count)), "local_consistency_forward");
+    }
+
+    @Override
+    public void localConsistencyBackward(Tensor logits, Tensor labels, int ignore, double gradScale, Tensor dlogits,
+                                         long n, long c, long h, long w, boolean acc) {
+        LossChecks.localConsistency("localConsistencyBackward", logits, labels, null, null, dlogits, n, c, h, w);
+        check(hrda_cpu_local_consistency_backward(dt(logits), n, c, h, w, addr(logits), addr(labels), ignore, gradScale,
+                                                 addr(dlogits), acc(acc)), "local_consistency_backward");
+    }
+
+    @Override
+    public void sgd(List<Tensor> params, List<Tensor> grads, List<Tensor> buffers, double[] lr, double[] wd,
+                    double momentum, double dampening, boolean nesterov, boolean firstStep) {
+        int n = params.size();
+        if (n == 0) return;
+        LossChecks.sgd(params, grads, buffers, lr, wd, momentum);
+        check(hrda_cpu_sgd_step(dt(params.get(0)), n, TensorLists.addresses(params), TensorLists.addresses(grads),
+                                momentum == 0 ? null : TensorLists.addresses(buffers), TensorLists.sizes(params), lr, wd, momentum,
+                                dampening, nesterov ? 1 : 0, firstStep ? 1 : 0), "sgd_step");
+    }
+
     // ---- fused attention ----
     @Override
     public void attention(Tensor q, Tensor kv, Tensor out, Tensor lse, long b, long n, long m, int heads, int headDim, float scale) {

@@ -3,6 +3,7 @@ package dev.hrda.backend;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -116,6 +117,39 @@ final class LossChecks {
             if (t == null || t.dtype() != s || t.numel() != c) {
                 throw bad(op, t == runningMean ? "running_mean" : "running_var", t, s + " of " + c + " elements");
             }
+        }
+    }
+
+    // RIPU
+    static void negativeLearning(String op, Tensor logits, Tensor loss, Tensor count, Tensor dlogits, long n, long c, long hw) {
+        positive(op, n, c, hw);
+        data(op, "logits", logits, null, n, c, hw);
+        if (loss != null) scalar(op, "loss", loss, logits);
+        if (count != null) ints(op, "count", count, 1);
+        if (dlogits != null) data(op, "dlogits", dlogits, logits, n, c, hw);
+    }
+
+    static void localConsistency(String op, Tensor logits, Tensor labels, Tensor loss, Tensor count, Tensor dlogits,
+                                 long n, long c, long h, long w) {
+        positive(op, n, c, h, w);
+        data(op, "logits", logits, null, n, c, h, w);
+        ints(op, "labels", labels, n, h, w);
+        if (loss != null) scalar(op, "loss", loss, logits);
+        if (count != null) ints(op, "count", count, 1);
+        if (dlogits != null) data(op, "dlogits", dlogits, logits, n, c, h, w);
+    }
+
+    static void sgd(List<Tensor> params, List<Tensor> grads, List<Tensor> buffers, double[] lr, double[] wd, double momentum) {
+        int n = params.size();
+        if (grads.size() != n || (momentum != 0 && (buffers == null || buffers.size() != n)) || lr.length < n || wd.length < n) {
+            throw new IllegalArgumentException("sgd: list sizes differ (" + n + " params, " + grads.size() + " grads, "
+                                               + (buffers == null ? "no" : buffers.size()) + " momentum buffers, " + lr.length
+                                               + " lr, " + wd.length + " wd)");
+        }
+        for (int i = 0; i < n; i++) {
+            Tensor p = params.get(i);
+            data("sgd", "grad of parameter " + i, grads.get(i), p, p.numel());
+            if (momentum != 0) data("sgd", "momentum buffer of parameter " + i, buffers.get(i), p, p.numel());
         }
     }
 }

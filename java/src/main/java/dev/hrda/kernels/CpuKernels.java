@@ -76,6 +76,7 @@ public final class CpuKernels {
     public static native int hrda_cpu_batchnorm_eval_backward(int dtype, long N, long C, long HW, float eps, @Cast("const void*") long x, @Cast("const void*") long gamma, @Cast("const void*") long running_mean, @Cast("const void*") long running_var, @Cast("const void*") long dy, @Cast("void*") long dx, @Cast("void*") long dgamma, @Cast("void*") long dbeta, int accumulate);
     // optim.h
     public static native int hrda_cpu_adamw_step(int dtype, int n_tensors, @Cast("void* const*") long[] params, @Cast("void* const*") long[] grads, @Cast("void* const*") long[] exp_avg, @Cast("void* const*") long[] exp_avg_sq, @Cast("const long*") long[] sizes, @Cast("const float*") float[] lr, @Cast("const float*") float[] weight_decay, float beta1, float beta2, float eps, long step);
+    public static native int hrda_cpu_sgd_step(int dtype, int n_tensors, @Cast("void* const*") long[] params, @Cast("void* const*") long[] grads, @Cast("void* const*") long[] momentum_buffer, @Cast("const long*") long[] sizes, @Cast("const double*") double[] lr, @Cast("const double*") double[] weight_decay, double momentum, double dampening, int nesterov, int first_step);
     public static native int hrda_cpu_ema_update(int dtype, int n_tensors, @Cast("void* const*") long[] ema, @Cast("void* const*") long[] params, @Cast("const long*") long[] sizes, float alpha);
     // pool.h
     public static native int hrda_cpu_max_pool2d_forward(int dtype, long NC, long H, long W, long Ho, long Wo, long kernel, long stride, long pad, @Cast("const void*") long x, @Cast("void*") long y, @Cast("void*") long argmax);
@@ -84,6 +85,11 @@ public final class CpuKernels {
     public static native int hrda_cpu_resize_bilinear_forward(int dtype, long NC, long Hi, long Wi, long Ho, long Wo, float scale_h, float scale_w, @Cast("const void*") long x, @Cast("void*") long y);
     public static native int hrda_cpu_resize_bilinear_backward(int dtype, long NC, long Hi, long Wi, long Ho, long Wo, float scale_h, float scale_w, @Cast("const void*") long dy, @Cast("void*") long dx, int accumulate);
     public static native int hrda_cpu_resize_nearest(int dtype, long NC, long Hi, long Wi, long Ho, long Wo, float scale_h, float scale_w, @Cast("const void*") long x, @Cast("void*") long y);
+    // ripu_losses.h
+    public static native int hrda_cpu_negative_learning_forward(int dtype, long N, long C, long HW, @Cast("const void*") long logits, double tau, @Cast("void*") long loss, @Cast("int*") long count);
+    public static native int hrda_cpu_negative_learning_backward(int dtype, long N, long C, long HW, @Cast("const void*") long logits, double tau, double grad_scale, @Cast("void*") long dlogits, int accumulate);
+    public static native int hrda_cpu_local_consistency_forward(int dtype, long N, long C, long H, long W, @Cast("const void*") long logits, @Cast("const int*") long labels, int ignore_index, @Cast("void*") long loss, @Cast("int*") long count);
+    public static native int hrda_cpu_local_consistency_backward(int dtype, long N, long C, long H, long W, @Cast("const void*") long logits, @Cast("const int*") long labels, int ignore_index, double grad_scale, @Cast("void*") long dlogits, int accumulate);
     // softmax.h
     public static native int hrda_cpu_softmax_forward(int dtype, long outer, long C, long inner, @Cast("const void*") long x, @Cast("void*") long y);
     public static native int hrda_cpu_softmax_backward(int dtype, long outer, long C, long inner, @Cast("const void*") long y, @Cast("const void*") long dy, @Cast("void*") long dx, int accumulate);

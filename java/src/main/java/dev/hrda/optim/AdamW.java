@@ -49,15 +49,8 @@ public final class AdamW implements AutoCloseable {
         decayMult = new float[params.size()];
         int i = 0;
         for (var e : named.entrySet()) {
-            Rule best = null;
-            for (Rule r : rules) {
-                if (e.getKey().contains(r.key()) && (best == null || r.key().length() > best.key().length()
-                        || (r.key().length() == best.key().length() && r.key().compareTo(best.key()) < 0))) {
-                    best = r;
-                }
-            }
             Tensor p = e.getValue();
-            Group g = new Group(best, best == null ? 1f : best.lrMult(), best == null ? 1f : best.decayMult());
+            Group g = groupFor(e.getKey(), rules);
             groups.put(e.getKey(), g);
             lrMult[i] = g.lrMult();
             decayMult[i] = g.decayMult();
@@ -71,6 +64,21 @@ public final class AdamW implements AutoCloseable {
             expAvgSq.add(v);
             i++;
         }
+    }
+
+    /**
+     * The group of parameter {@code name}: the rule with the longest key that is a substring of the
+     * name (ties: the lexicographically first key), multipliers 1 when none matches.
+     */
+    static Group groupFor(String name, List<Rule> rules) {
+        Rule best = null;
+        for (Rule r : rules) {
+            if (name.contains(r.key()) && (best == null || r.key().length() > best.key().length()
+                    || (r.key().length() == best.key().length() && r.key().compareTo(best.key()) < 0))) {
+                best = r;
+            }
+        }
+        return new Group(best, best == null ? 1f : best.lrMult(), best == null ? 1f : best.decayMult());
     }
 
     /** HRDA/DAFormer defaults: lr 6e-5, betas (0.9, 0.999), weight decay 0.01, head x10, norm decay 0. */

@@ -9,10 +9,16 @@ package dev.hrda.optim;
  *   lr(i)     = poly(i)                                                   otherwise
  * </pre>
  * {@link #factor} returns lr(i)/base, applied to every parameter group's initial lr.
+ * RIPU ({@link #poly}): power 0.9, no warm-up, no floor.
  */
 public record PolySchedule(int maxIters, double power, double minLrRatio, int warmupIters, double warmupRatio) {
     public static PolySchedule hrdaDefault(int maxIters) {
         return new PolySchedule(maxIters, 1.0, 0.0, 1500, 1e-6);
+    }
+
+    /** A plain poly schedule without warm-up or floor, as RIPU's adjust_learning_rate: (1 - i/maxIters)^power. */
+    public static PolySchedule poly(int maxIters, double power) {
+        return new PolySchedule(maxIters, power, 0.0, 0, 0.0);
     }
 
     public double factor(long iter) {
