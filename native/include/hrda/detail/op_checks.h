@@ -123,7 +123,6 @@
   HRDA_CHECK_PTR(x); HRDA_CHECK_PTR(gamma); HRDA_CHECK_PTR(running_mean); HRDA_CHECK_PTR(running_var);       \
   HRDA_CHECK_PTR(dy)
 
-<<<<<<< HEAD
 /* active.h (RIPU): the selection's column-major keys are int32 */
 #define HRDA_ACTIVE_SCORE_CHECKS(name)                                                                       \
   HRDA_CHECK(B >= 0, name ": batch B = %ld must not be negative", B);                                       \
@@ -149,7 +148,7 @@
 #define HRDA_ACTIVE_REVEAL_CHECKS(name)                                                                      \
   HRDA_CHECK(n >= 0, name ": size n = %ld must not be negative", n);                                        \
   HRDA_CHECK_PTR(selected); HRDA_CHECK_PTR(gt); HRDA_CHECK_PTR(mask)
-=======
+
 /* ripu_losses.h (RIPU): positive sizes, counts that fit int32, tau in (0, 1] */
 #define HRDA_NEGATIVE_LEARNING_CHECKS(name)                                                                   \
   HRDA_CHECK(N >= 1 && C >= 1 && HW >= 1, name ": sizes N %ld, C %ld, HW %ld must be positive", N, C, HW);  \
@@ -163,6 +162,5 @@
              "positive", N, C, H, W);                                                                       \
   HRDA_CHECK(N * H * W <= 2147483647L, name ": %ld pixels do not fit the int32 count", N * H * W);          \
   HRDA_CHECK_PTR(logits); HRDA_CHECK_PTR(labels)
->>>>>>> ripu-loss
 
 #endif

@@ -1,7 +1,9 @@
 package dev.hrda.cli;
 
+import dev.hrda.active.Budget;
 import dev.hrda.backend.Backend;
 import dev.hrda.backend.Backends;
+import dev.hrda.config.ActiveSpec;
 import dev.hrda.config.DatasetSpec;
 import dev.hrda.config.TrainConfig;
 import dev.hrda.config.UdaSpec;
@@ -13,6 +15,7 @@ import dev.hrda.data.RareClassSampler;
 import dev.hrda.data.SyntheticData;
 import dev.hrda.data.UdaData;
 import dev.hrda.eval.SegMetrics;
+import dev.hrda.ripu.RipuSettings;
 import dev.hrda.tensor.DType;
 import dev.hrda.train.Trainer;
 import dev.hrda.uda.DacsSettings;
@@ -128,9 +131,6 @@ final class TrainCommand implements Command {
                                        v.pipeline().flipProb() > 0));
         }
         var o = cfg.optimizer();
-        if (cfg.active() != null) {
-            throw new IllegalArgumentException(cfg.where("active.setting") + ": the RIPU training loop (active) is configured but not built yet");
-        }
         if (!o.type().equals("AdamW")) {
             throw new IllegalArgumentException(cfg.where("optimizer.type") + ": optimizer " + o.type() + " is read but hrda train runs AdamW only so far");
         }
@@ -145,7 +145,22 @@ final class TrainCommand implements Command {
                                 cfg.model().pretrained() == null ? null : Path.of(cfg.model().pretrained()), dacs, o.lr(), (float) o.beta1(),
                                 (float) o.beta2(), o.weightDecay(), (float) o.eps(), o.customKeys(), cfg.lr().schedule(cfg.maxIters()),
                                 cfg.maxIters(), data, d.samplesPerGpu(), d.workersPerGpu(), val, cfg.logInterval(), cfg.evaluation().interval(),
-                                cfg.checkpoint().interval(), cfg.checkpoint().maxKeepCkpts(), debug, cfg.text());
+                                cfg.checkpoint().interval(), cfg.checkpoint().maxKeepCkpts(), debug, cfg.text(), ripu(cfg));
+    }
+
+    /** The active section as RIPU's settings (null without one); the selection runs at select_scale, else at the first val set's test scale. */
+    static RipuSettings ripu(TrainConfig cfg) {
+        ActiveSpec a = cfg.active();
+        if (a == null) return null;
+        int[] scale = a.selectScale();
+        if (scale == null) {
+            if (cfg.data().val().isEmpty()) throw new IllegalArgumentException(cfg.where("active.setting") + ": active needs select_scale (or a data.val test scale)");
+            var v = cfg.data().val().get(0).pipeline();
+            scale = new int[] {v.scaleW(), v.scaleH()};
+        }
+        Budget budget = a.regions() ? Budget.ratio(a.ratio()) : Budget.pixels(a.pixels());
+        return new RipuSettings(budget, a.selectIters(), a.radiusK(), a.consistentLoss(), a.negativeLoss(), a.negativeThreshold(), scale[0], scale[1],
+                                a.sourceFree());
     }
 
     /** The uda section as the iteration's settings; source-only without one (no FD, no MIC). */

@@ -1,8 +1,10 @@
 package dev.hrda.ripu;
 
+import dev.hrda.data.AtomicFiles;
 import dev.hrda.data.DataException;
 import dev.hrda.data.Dataset;
 import dev.hrda.data.Images;
+import dev.hrda.data.Json;
 import dev.hrda.data.Pipeline;
 import dev.hrda.data.Png;
 
@@ -26,6 +28,8 @@ public final class ActiveLabels {
     private final Dataset target;
     private final byte[][] selected, active;
     private final int[] width, height;
+    private int roundsDone;
+    public static final String ROUNDS = "rounds.json";
 
     private ActiveLabels(Path dir, Dataset target) {
         this.dir = dir;
@@ -40,6 +44,17 @@ public final class ActiveLabels {
     /** The store of a work dir: masks already there (a resumed run) are read, the others start empty. */
     public static ActiveLabels open(Path workDir, Dataset target) {
         ActiveLabels a = new ActiveLabels(workDir.resolve(DIR), target);
+        Path rounds = a.dir.resolve(ROUNDS);
+        if (Files.isRegularFile(rounds)) {
+            try {
+                Object v = ((java.util.Map<?, ?>) Json.parse(Files.readString(rounds))).get("rounds");
+                if (!(v instanceof Number num)) throw new DataException(rounds, "has no 'rounds' count");
+                a.roundsDone = num.intValue();
+            } catch (java.io.IOException | RuntimeException e) {
+                if (e instanceof DataException d) throw d;
+                throw new DataException(rounds, "cannot be read (" + e.getMessage() + ")", e);
+            }
+        }
         for (int i = 0; i < target.size(); i++) {
             Path s = a.file(i, "selected"), t = a.file(i, "active");
             if (Files.isRegularFile(s) != Files.isRegularFile(t)) {
@@ -104,6 +119,24 @@ public final class ActiveLabels {
     public Path file(int i, String kind) {
         String name = target.get(i).image().getFileName().toString().replaceFirst("\\.[^.]+$", "");
         return dir.resolve(name + "_" + kind + ".png");
+    }
+
+    /** Acquisition rounds completed (rounds.json; 0 in a fresh work dir). */
+    public synchronized int roundsDone() {
+        return roundsDone;
+    }
+
+    /** Marks round {@code rounds} (1-based count) complete after iteration {@code iteration}: rounds.json, written atomically. */
+    public synchronized void recordRound(int rounds, long iteration) {
+        roundsDone = rounds;
+        AtomicFiles.writeString(dir.resolve(ROUNDS), "{\"rounds\": " + rounds + ", \"iteration\": " + iteration + "}\n");
+    }
+
+    /** Pixels of the images that have masks (after a round: every target pixel). */
+    public synchronized long targetPixels() {
+        long n = 0;
+        for (int i = 0; i < width.length; i++) n += (long) width[i] * height[i];
+        return n;
     }
 
     /** Labelled (selected) pixels over all images. */

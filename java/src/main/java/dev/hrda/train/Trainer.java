@@ -17,10 +17,15 @@ import dev.hrda.io.LoadOptions;
 import dev.hrda.io.LoadReport;
 import dev.hrda.io.TrainingCheckpoint;
 import dev.hrda.model.Backbone;
+import dev.hrda.model.EncoderDecoder;
 import dev.hrda.model.ModelConfig;
 import dev.hrda.model.Segmentor;
 import dev.hrda.optim.AdamW;
 import dev.hrda.optim.PolySchedule;
+import dev.hrda.ripu.ActiveLabels;
+import dev.hrda.ripu.RipuSettings;
+import dev.hrda.ripu.RipuStep;
+import dev.hrda.ripu.SelectionRound;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.MemoryStats;
 import dev.hrda.uda.Dacs;
@@ -66,12 +71,19 @@ public final class Trainer {
      * @param pretrained   SegFormer ImageNet weights for the encoder (mit_bX.pth), or null
      * @param data         source and target data (the target null for source-only training)
      * @param configText   the merged config, dumped into the work dir and the checkpoints
+     * @param ripu         RIPU's active domain adaptation (then dacs is source-only: no teacher), or null
      */
     public record Plan(String name, Path workDir, long seed, ModelConfig model, DType dtype, boolean withCp, Path pretrained,
                        DacsSettings dacs, double lr, float beta1, float beta2, double weightDecay, float eps, List<AdamW.Rule> rules,
                        PolySchedule schedule, int maxIters, UdaData data, int batchSize, int workers, List<ValSet> val,
                        int logInterval, int evalInterval, int checkpointInterval, int maxKeepCheckpoints, int debugInterval,
-                       String configText) {}
+                       String configText, RipuSettings ripu) {
+        public Plan {
+            if (ripu != null && (model.isHrda() || data.target() == null || !dacs.sourceOnly())) {
+                throw new IllegalArgumentException("RIPU trains an EncoderDecoder on source and target without a teacher");
+            }
+        }
+    }
 
     /**
      * @param resume        continue from the work dir's latest checkpoint (from iteration 0 when it has none)
@@ -120,10 +132,12 @@ public final class Trainer {
             if (p.configText() != null) writeString(p.workDir().resolve(p.name() + ".yaml"), p.configText());
             long start = initialise(m, opt, log);
             Dacs dacs = new Dacs(m.student, m.teacher, m.imnet, opt, p.schedule(), p.dacs());
+            Ripu ripu = p.ripu() == null ? null : new Ripu(m, opt, start, log);
             SeedPlan plan = new SeedPlan(p.seed());
             Map<String, SegMetrics> lastMetrics = new LinkedHashMap<>();
             Anomaly.enable(o.detectAnomaly());
-            try (Loader<UdaBatch> loader = loader(start)) {
+            Loader<UdaBatch> loader = loader(start);
+            try {
                 LogBuffer buffer = new LogBuffer();
                 TrainProgress bar = new TrainProgress(o.progress() ? System.err : null, start, p.maxIters());
                 long done = 0;
@@ -134,7 +148,8 @@ public final class Trainer {
                         double dataTime = (System.nanoTime() - t0) / 1e9;
                         DebugImages debug = p.debugInterval() > 0 && iter % p.debugInterval() == 0 ? new DebugImages(backend, p.batchSize()) : null;
                         try {
-                            r = debug == null ? dacs.step(iter, batch, plan.at(iter)) : dacs.step(iter, batch, plan.at(iter), debug);
+                            r = ripu != null ? ripu.step.step(iter, batch, plan.at(iter).dropoutSeed())
+                              : debug == null ? dacs.step(iter, batch, plan.at(iter)) : dacs.step(iter, batch, plan.at(iter), debug);
                         } catch (NonFiniteLossException e) {
                             log.info("stopped: " + e.getMessage());
                             throw e;
@@ -155,8 +170,15 @@ public final class Trainer {
                         log.record(rec, p.maxIters(), bar.etaSeconds(n));
                     }
                     boolean stopping = o.stopAfter() >= 0 && done + 1 >= o.stopAfter();
-                    // a process told to stop early saves too, so that --resume continues where it stopped
-                    if (n % p.checkpointInterval() == 0 || n == p.maxIters() || stopping) {
+                    // RIPU: an acquisition round after this iteration; its labels reach the batches of a new loader
+                    boolean selected = ripu != null && ripu.afterIteration(n, bar);
+                    if (selected) {
+                        loader.close();
+                        loader = loader(n);
+                    }
+                    // a process told to stop early saves too, so that --resume continues where it stopped;
+                    // a checkpoint follows every round, so a resumed run finds the labels of the rounds before it
+                    if (n % p.checkpointInterval() == 0 || n == p.maxIters() || stopping || selected) {
                         saveCheckpoint(m, opt, n, log, p.schedule().factor(Math.min(n, p.maxIters() - 1)));
                     }
                     if (!p.val().isEmpty() && ((p.evalInterval() > 0 && n % p.evalInterval() == 0) || n == p.maxIters())) {
@@ -169,11 +191,80 @@ public final class Trainer {
                 }
                 bar.finish();
             } finally {
+                loader.close();
                 Anomaly.enable(false);
             }
             writePlots(log);
             long iterations = Math.min(p.maxIters(), start + (o.stopAfter() >= 0 ? o.stopAfter() : p.maxIters()));
             return new Summary(iterations, lastMetrics, p.workDir(), log.text, (System.nanoTime() - started) / 1e9);
+        }
+    }
+
+    /**
+     * RIPU's part of a run: its step, the acquired labels (read back from the work dir on
+     * resume, checked against the rounds the checkpoint implies) fed to the target pipeline, and
+     * the rounds. The round of iteration 0 (the source-free variant) runs before the first step.
+     */
+    private final class Ripu {
+        final RipuStep step;
+        final ActiveLabels labels;
+        final TrainLog log;
+        final EncoderDecoder student;
+
+        Ripu(Models m, AdamW opt, long start, TrainLog log) {
+            if (!(m.student instanceof EncoderDecoder ed)) throw new IllegalArgumentException("RIPU trains an EncoderDecoder");
+            this.student = ed;
+            this.log = log;
+            RipuSettings s = p.ripu();
+            step = new RipuStep(ed, new RipuStep.Optimizer() {
+                public void zeroGrad() { opt.zeroGrad(); }
+                public void step(double f) { opt.step(f); }
+                public double baseLr() { return opt.baseLr; }
+            }, p.schedule(), s);
+            labels = ActiveLabels.open(p.workDir(), p.data().target());
+            int want = s.roundsDoneBy(start), have = labels.roundsDone();
+            if (have != want) {
+                throw new IllegalStateException(p.workDir().resolve(ActiveLabels.DIR) + " holds the labels of " + have + " acquisition round(s), but "
+                                                + (start == 0 ? "this run starts afresh" : "the checkpoint at iteration " + start + " follows " + want)
+                                                + (have > want ? " (resume from the checkpoint written after the last round, or use a new work dir)"
+                                                               : " (the labels of a round are missing: the work dir is damaged)"));
+            }
+            p.data().targetLabels(labels::edit);
+            say(log, "RIPU: " + s + "; " + have + " of " + s.rounds() + " rounds done, " + labels.selectedPixels() + " target pixels labelled");
+            if (start == 0 && s.roundAfter(0) >= 0) round(0, null);
+        }
+
+        /** Runs the round after iteration count n, if any; true when the target labels changed. */
+        boolean afterIteration(long n, TrainProgress bar) {
+            if (p.ripu().roundAfter(n) < 0) return false;
+            bar.pause();
+            round(n, bar);
+            return true;
+        }
+
+        private void round(long n, TrainProgress bar) {
+            RipuSettings s = p.ripu();
+            int r = s.roundAfter(n);
+            SelectionRound.Stats st = SelectionRound.run(student, labels, s, r, n);
+            labels.recordRound(r + 1, n);
+            long pixels = labels.targetPixels();
+            StringBuilder hist = new StringBuilder();
+            for (int c = 0; c < st.classes().length; c++) {
+                if (st.classes()[c] > 0) hist.append(hist.length() == 0 ? "" : ", ").append(c == 255 ? "ignore" : LabelMaps.CLASSES.get(c)).append(' ').append(st.classes()[c]);
+            }
+            say(log, String.format(Locale.ROOT, "RIPU round %d/%d after iteration %d: %d pixels selected (%.3f%% of the target, %d in all), "
+                                                + "%d images in %.1f s; classes of the new labels: %s", r + 1, s.rounds(), n, st.added(),
+                                   100.0 * st.total() / pixels, st.total(), st.images(), st.seconds(), hist));
+            Map<String, Object> rec = TrainLog.record("active", n, 0);
+            rec.put("round", r + 1);
+            rec.put("selected", st.added());
+            rec.put("labelled", st.total());
+            rec.put("labelled_fraction", (double) st.total() / pixels);
+            rec.put("time", st.seconds());
+            Map<String, Long> h = new LinkedHashMap<>();
+            for (int c = 0; c < st.classes().length; c++) if (st.classes()[c] > 0) h.put(c == 255 ? "ignore" : LabelMaps.CLASSES.get(c), st.classes()[c]);
+            rec.put("classes", h);
+            log.record(rec, p.maxIters(), 0);
         }
     }
 
