@@ -46,7 +46,7 @@ public record Budget(Kind kind, double value, String text) {
 
     /** RA: a fraction of the pixels (0.022 for "2.2%"). */
     public static Budget ratio(double fraction) {
-        return new Budget(Kind.RATIO, fraction, fraction * 100 + "%");
+        return new Budget(Kind.RATIO, fraction, BigDecimal.valueOf(fraction).movePointRight(2).stripTrailingZeros().toPlainString() + "%");
     }
 
     /** PA: pixels per image at 1280x640 over all rounds. */

@@ -22,6 +22,8 @@ public final class Main {
         register(new DataCheckCommand());
         register(new SynthCommand());
         register(new BenchDataCommand());
+        register(new ActiveCommand.Select());
+        register(new ActiveCommand.Import());
     }
 
     private Main() {}

@@ -251,7 +251,7 @@ final class TestCommand implements Command {
         throw new IllegalArgumentException(option + " must be a number of windows (0 = all at once), got '" + value + "'");
     }
 
-    private static int positive(String option, String value) {
+    static int positive(String option, String value) {
         try {
             int n = Integer.parseInt(value);
             if (n > 0) return n;

@@ -30,63 +30,73 @@ public final class SelectionRound {
      * original counts them) and in total, the classes of the added pixels (index 255: ignore), the
      * images and the seconds it took.
      */
-    public record Stats(int round, long iteration, long added, long total, long[] classes, int images, double seconds) {
-        /** Fraction of all target pixels labelled after this round. */
-        public double fraction(long targetPixels) {
-            return targetPixels == 0 ? 0 : (double) total / targetPixels;
-        }
-    }
+    public record Stats(int round, long iteration, long added, long total, long[] classes, int images, double seconds) {}
+
+    /** One image's selection: its size, the masks after it (1 = yes), the picks in order with their scores. */
+    public record Image(int width, int height, byte[] selected, byte[] active, byte[] label, RegionSelector.Picks picks) {}
 
     private SelectionRound() {}
+
+    /** The pipeline of the selection pass: keep-ratio resize to the selection scale, normalise; a label, where the item has one, at its size. */
+    public static Pipeline pipeline(int scaleW, int scaleH) {
+        return new Pipeline(PipelineConfig.test(scaleW, scaleH).withLabel(false));
+    }
+
+    /**
+     * Selects one round on one image: prediction at {@code pipe}'s scale, softmax at the image's
+     * size, the scores, {@code picks(h, w)} greedy picks after the earlier {@code active} /
+     * {@code selected} masks (null: none yet). The model must be in evaluation mode.
+     */
+    public static Image select(EncoderDecoder model, Pipeline pipe, Dataset.Item item, byte[] active, byte[] selected, boolean regions,
+                               int radius, java.util.function.IntBinaryOperator picks) {
+        Tensor any = model.parameters().get(0);
+        Backend be = any.backend();
+        DType dt = any.dtype();
+        try (Pipeline.Prepared p = pipe.prepare(item.image(), item.label()); Arena a = Arena.open(); NoGrad g = NoGrad.open()) {
+            int h = p.originalHeight(), w = p.originalWidth();
+            if ((active != null && active.length != h * w) || (selected != null && selected.length != h * w)) {
+                throw new IllegalArgumentException("the earlier masks of " + item.image() + " are not " + w + "x" + h);
+            }
+            Sample smp = pipe.finish(p, new int[] {0, 0, p.height(), p.width()}, false);
+            Tensor img = Tensor.empty(be, dt, 1, 3, smp.height(), smp.width());
+            img.copyFrom(smp.image());
+            Tensor logits = model.logits(img);
+            Scope.done(img);
+            Tensor up = F.resizeAligned(logits, h, w);  // build.py: F.interpolate(..., align_corners=True) to the full size
+            if (up != logits) Scope.done(logits);
+            Tensor prob = F.softmax(up, 1);
+            Scope.done(up);
+            Tensor act = Tensor.ofBytes(be, active != null ? active : new byte[h * w], h, w);
+            Tensor sel = Tensor.ofBytes(be, selected != null ? selected : new byte[h * w], h, w);
+            RegionSelector selector = regions ? RegionSelector.regions(radius) : RegionSelector.pixels(radius);
+            RegionSelector.Picks chosen;
+            try (Acquisition.Scores sc = Acquisition.scores(be, prob, regions ? Acquisition.Mode.REGION : Acquisition.Mode.PIXEL, radius, false)) {
+                Scope.done(prob);
+                chosen = selector.select(be, F.reshape(sc.score(), h, w), act, sel, picks.applyAsInt(h, w));
+            }
+            return new Image(w, h, sel.toByteArray(), act.toByteArray(), p.label(), chosen);
+        }
+    }
 
     public static Stats run(EncoderDecoder model, ActiveLabels labels, RipuSettings s, int round, long iteration) {
         long t0 = System.nanoTime();
         Dataset target = labels.target();
-        Tensor any = model.parameters().get(0);
-        Backend be = any.backend();
-        DType dt = any.dtype();
-        // the test pipeline at the selection scale (keep-ratio resize, normalise), the label at its size
-        Pipeline pipe = new Pipeline(PipelineConfig.test(s.selectW(), s.selectH()).withLabel(true));
+        Pipeline pipe = pipeline(s.selectW(), s.selectH());
         boolean training = model.training(), stochastic = model.isStochastic();
         model.train(false);
         long added = 0;
         long[] classes = new long[256];
-        RegionSelector selector = s.regions() ? RegionSelector.regions(s.radiusK()) : RegionSelector.pixels(s.radiusK());
-        Acquisition.Mode mode = s.regions() ? Acquisition.Mode.REGION : Acquisition.Mode.PIXEL;
         try {
             for (int i = 0; i < target.size(); i++) {
-                Dataset.Item item = target.get(i);
-                try (Pipeline.Prepared p = pipe.prepare(item.image(), item.label());
-                     Arena a = Arena.open(); NoGrad g = NoGrad.open()) {
-                    int h = p.originalHeight(), w = p.originalWidth();
-                    Sample smp = pipe.finish(p, new int[] {0, 0, p.height(), p.width()}, false);
-                    Tensor img = Tensor.empty(be, dt, 1, 3, smp.height(), smp.width());
-                    img.copyFrom(smp.image());
-                    Tensor logits = model.logits(img);
-                    Scope.done(img);
-                    Tensor up = F.resizeAligned(logits, h, w);
-                    if (up != logits) Scope.done(logits);
-                    Tensor prob = F.softmax(up, 1);
-                    Scope.done(up);
-                    byte[] act = labels.active(i), sel = labels.selected(i);
-                    Tensor active = Tensor.ofBytes(be, act != null ? act : new byte[h * w], h, w);
-                    Tensor selected = Tensor.ofBytes(be, sel != null ? sel : new byte[h * w], h, w);
-                    int count = s.picksPerRound(h, w);
-                    try (Acquisition.Scores sc = Acquisition.scores(be, prob, mode, s.radiusK(), false)) {
-                        Scope.done(prob);
-                        Tensor score = F.reshape(sc.score(), h, w);
-                        selector.select(be, score, active, selected, count);
+                byte[] before = labels.selected(i);
+                Image r = select(model, pipe, target.get(i), labels.active(i), before, s.regions(), s.radiusK(), s::picksPerRound);
+                for (int q = 0; q < r.selected().length; q++) {
+                    if (r.selected()[q] != 0 && (before == null || before[q] == 0)) {
+                        added++;
+                        classes[r.label() == null ? 255 : r.label()[q] & 0xFF]++;
                     }
-                    byte[] newSel = selected.toByteArray(), newAct = active.toByteArray();
-                    byte[] gt = p.label();
-                    for (int q = 0; q < newSel.length; q++) {
-                        if (newSel[q] != 0 && (sel == null || sel[q] == 0)) {
-                            added++;
-                            classes[gt == null ? 255 : gt[q] & 0xFF]++;
-                        }
-                    }
-                    labels.update(i, newSel, newAct, w, h);
                 }
+                labels.update(i, r.selected(), r.active(), r.width(), r.height());
             }
         } finally {
             model.train(training);

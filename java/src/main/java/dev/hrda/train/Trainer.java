@@ -146,7 +146,7 @@ public final class Trainer {
                     Dacs.Result r;
                     try (UdaBatch batch = loader.next()) {
                         double dataTime = (System.nanoTime() - t0) / 1e9;
-                        DebugImages debug = p.debugInterval() > 0 && iter % p.debugInterval() == 0 ? new DebugImages(backend, p.batchSize()) : null;
+                        DebugImages debug = ripu == null && p.debugInterval() > 0 && iter % p.debugInterval() == 0 ? new DebugImages(backend, p.batchSize()) : null;
                         try {
                             r = ripu != null ? ripu.step.step(iter, batch, plan.at(iter).dropoutSeed())
                               : debug == null ? dacs.step(iter, batch, plan.at(iter)) : dacs.step(iter, batch, plan.at(iter), debug);
