@@ -18,6 +18,7 @@ import dev.hrda.io.LoadOptions;
 import dev.hrda.model.EncoderDecoder;
 import dev.hrda.model.ModelConfig;
 import dev.hrda.model.Segmentor;
+import dev.hrda.ripu.ActiveLabels;
 import dev.hrda.ripu.SelectionRound;
 import dev.hrda.tensor.DType;
 import org.apache.commons.cli.CommandLine;
@@ -113,12 +114,12 @@ final class ActiveCommand {
                 for (int n = 0; n < items.size(); n++) {
                     Dataset.Item item = items.get(n);
                     String name = stem(item.image());
-                    byte[] act = previous == null ? null : mask(previous.resolve(name + "_active.png"));
-                    byte[] sel = previous == null ? null : mask(previous.resolve(name + ".png"));
+                    byte[] act = previous == null ? null : ActiveLabels.readMask(previous.resolve(name + "_active.png"));
+                    byte[] sel = previous == null ? null : ActiveLabels.readMask(previous.resolve(name + ".png"));
                     SelectionRound.Image r = SelectionRound.select((EncoderDecoder) model, pipe, item, act, sel, regions, radius,
                                                                    (h, w) -> budget.picksPerRound(h, w, rounds, radius));
-                    Images.writeLabelPng(out.resolve(name + ".png"), scaled(r.selected()), r.width(), r.height());
-                    Images.writeLabelPng(out.resolve(name + "_active.png"), scaled(r.active()), r.width(), r.height());
+                    Images.writeLabelPng(out.resolve(name + ".png"), ActiveLabels.scaled(r.selected()), r.width(), r.height());
+                    Images.writeLabelPng(out.resolve(name + "_active.png"), ActiveLabels.scaled(r.active()), r.width(), r.height());
                     json.append(n == 0 ? "" : ",\n").append("  {\"image\": ").append(q(item.image().toString())).append(", \"width\": ").append(r.width())
                         .append(", \"height\": ").append(r.height()).append(", \"regions\": [");
                     RegionSelector.Picks p = r.picks();
@@ -174,7 +175,7 @@ final class ActiveCommand {
             Files.createDirectories(out);
             long labelled = 0, unlabelled = 0;
             for (Path m : masks) {
-                byte[] mask = mask(m);
+                byte[] mask = ActiveLabels.readMask(m);
                 Path a = ann.resolve(m.getFileName());
                 if (!Files.isRegularFile(a)) throw new DataException(a, "is missing: " + m.getFileName() + " has regions to label");
                 Png.Image sm = Png.read(m), ai = Png.read(a);
@@ -200,26 +201,6 @@ final class ActiveCommand {
                               unlabelled, out);
             return 0;
         }
-    }
-
-    /** A 0/255 mask PNG as 0/1 bytes (null when the file does not exist). */
-    static byte[] mask(Path p) {
-        if (!Files.isRegularFile(p)) return null;
-        Png.Image img = Png.read(p);
-        if (img.colorType() != Png.GRAY || img.bitDepth() != 8) throw new DataException(p, "is not an 8-bit gray mask");
-        byte[] out = new byte[img.samples().length];
-        for (int i = 0; i < out.length; i++) {
-            int v = img.samples()[i];
-            if (v != 0 && v != 255) throw new DataException(p, "holds " + v + " (a mask is 0 or 255)");
-            out[i] = (byte) (v == 255 ? 1 : 0);
-        }
-        return out;
-    }
-
-    private static byte[] scaled(byte[] m) {
-        byte[] out = new byte[m.length];
-        for (int i = 0; i < m.length; i++) out[i] = m[i] != 0 ? (byte) 255 : 0;
-        return out;
     }
 
     private static String stem(Path image) {

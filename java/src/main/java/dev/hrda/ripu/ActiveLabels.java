@@ -73,6 +73,11 @@ public final class ActiveLabels {
         return a;
     }
 
+    /** A 0/255 mask PNG as 0/1 bytes, or null when the file does not exist. */
+    public static byte[] readMask(Path p) {
+        return Files.isRegularFile(p) ? binary(p, Png.read(p)) : null;
+    }
+
     private static byte[] binary(Path p, Png.Image img) {
         if (img.colorType() != Png.GRAY || img.bitDepth() != 8) throw new DataException(p, "is not an 8-bit gray mask");
         byte[] out = new byte[img.samples().length];
@@ -109,7 +114,8 @@ public final class ActiveLabels {
         Images.writeLabelPng(file(i, "active"), scaled(act), w, h);
     }
 
-    private static byte[] scaled(byte[] m) {
+    /** 0/1 bytes as the 0/255 values a mask PNG holds. */
+    public static byte[] scaled(byte[] m) {
         byte[] out = new byte[m.length];
         for (int i = 0; i < m.length; i++) out[i] = m[i] != 0 ? (byte) 255 : 0;
         return out;
