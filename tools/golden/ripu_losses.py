@@ -111,7 +111,9 @@ def main():
     tensors, meta = [], {}
 
     def put(name, arr, tag='F64'):
-        tensors.append((name, np.asarray(arr), tag))
+        if isinstance(arr, torch.Tensor):
+            arr = arr.detach().clone().numpy()  # a snapshot: .numpy() would share the live parameter's storage
+        tensors.append((name, np.array(arr, copy=True), tag))
 
     g = np.random.default_rng(20240715)
     # ---- negative learning: (name, n, k, h, w, sd) ----
