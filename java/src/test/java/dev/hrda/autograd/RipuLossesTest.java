@@ -34,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * selections (0 with a zero gradient where the official code is NaN), the zero-padded boundary at
  * the image border, poisoned outputs and the accumulate flag, and argument errors.
  */
-class RipuLossesTest {
+public class RipuLossesTest {
     static Backend be;
     static Map<String, StoredTensor> golden;
     static final double F32_RTOL = 1e-5;
@@ -209,7 +209,7 @@ class RipuLossesTest {
     // ---- finite differences ----
 
     /** Labels with blobs, 255 pixels and boundaries. */
-    static int[] blobs(Random r, int n, int h, int w, int c) {
+    public static int[] blobs(Random r, int n, int h, int w, int c) {
         int[] l = new int[n * h * w];
         for (int b = 0; b < n; b++) {
             int bg = r.nextInt(c);
