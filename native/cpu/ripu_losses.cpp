@@ -69,6 +69,17 @@ double window_mean(const double* buf, long r0, long C, long H, long W, long c, l
 
 double sign(double v) { return (double)((v > 0) - (v < 0)); }
 
+// loss = (sum of the task partials) / (their count), 0 for an empty selection; both summed in
+// task order
+template <typename T>
+void finish(const std::vector<double>& part, const std::vector<long>& part_cnt, void* loss, int* count) {
+  double total = 0;
+  long k = 0;
+  for (size_t t = 0; t < part.size(); t++) { total += part[t]; k += part_cnt[t]; }
+  *(T*)loss = (T)(k ? total / (double)k : 0.0);
+  if (count) *count = (int)k;
+}
+
 }  // namespace
 
 extern "C" {
@@ -98,11 +109,7 @@ int hrda_cpu_negative_learning_forward(int dtype, long N, long C, long HW, const
         part_cnt[(size_t)t] = k;
       }
     }
-    double total = 0;
-    long k = 0;
-    for (long t = 0; t < tasks; t++) { total += part[(size_t)t]; k += part_cnt[(size_t)t]; }
-    *(T*)loss = (T)(k ? total / (double)k : 0.0);
-    if (count) *count = (int)k;)
+    finish<T>(part, part_cnt, loss, count);)
   return HRDA_OK;
 }
 
@@ -171,11 +178,7 @@ int hrda_cpu_local_consistency_forward(int dtype, long N, long C, long H, long W
         part_cnt[(size_t)t] = k;
       }
     }
-    double total = 0;
-    long k = 0;
-    for (long t = 0; t < tasks; t++) { total += part[(size_t)t]; k += part_cnt[(size_t)t]; }
-    *(T*)loss = (T)(k ? total / (double)k : 0.0);
-    if (count) *count = (int)k;)
+    finish<T>(part, part_cnt, loss, count);)
   return HRDA_OK;
 }
 

@@ -1,4 +1,4 @@
-// Multi-tensor AdamW and EMA.
+// Multi-tensor AdamW, SGD (momentum, torch.optim.SGD) and EMA.
 //
 // Design (the multi_tensor_apply pattern): the host walks the parameter list, cuts every
 // tensor into chunks of kChunk elements and packs up to kMaxTensors tensors / kMaxBlocks
@@ -9,6 +9,7 @@
 // when all of a tensor's pointers are 16-byte aligned); every tensor of a call has the same dtype.
 #include "cuda_common.cuh"
 #include <cmath>
+#include <vector>
 
 using namespace hrda_cuda;
 
@@ -75,6 +76,54 @@ __global__ void __launch_bounds__(kOptThreads) adamw_kernel(ListMeta<4> meta, Ad
     p[i] = from_f<T>(pv);
     m[i] = from_f<T>(mv);
     v[i] = from_f<T>(vv);
+  }
+}
+
+struct SgdHyper { float momentum, dampening; int nesterov, first; };
+
+// torch.optim.SGD on one element; b is the momentum buffer (D = 3) or unused (D = 2)
+template <int D>
+__device__ __forceinline__ void sgd_update(float& p, float g, float& b, float lr, float wd, const SgdHyper& h) {
+  float d = g + wd * p;
+  if (D == 3) {
+    b = h.first ? d : h.momentum * b + (1.f - h.dampening) * d;
+    d = h.nesterov ? d + h.momentum * b : b;
+  }
+  p -= lr * d;
+}
+
+// lists: params, grads (, momentum buffers)
+template <int D, typename T>
+__global__ void __launch_bounds__(kOptThreads) sgd_kernel(ListMeta<D> meta, SgdHyper h) {
+  const int t = meta.block_tensor[blockIdx.x];
+  const long start = (long)meta.block_chunk[blockIdx.x] * kChunk;
+  const long n = meta.size[t];
+  const long end = start + kChunk < n ? start + kChunk : n;
+  T* p = (T*)meta.ptr[0][t];
+  const T* g = (const T*)meta.ptr[1][t];
+  T* b = D == 3 ? (T*)meta.ptr[D - 1][t] : nullptr;
+  const float lr = meta.lr[t], wd = meta.wd[t];
+  constexpr int V = vec_width<T>();
+  long i = start + threadIdx.x;
+  if (meta.aligned[t]) {
+    const long vend = start + (end - start) / V * V;
+    for (long j = start + (long)threadIdx.x * V; j < vend; j += (long)blockDim.x * V) {
+      float pv[V], gv[V], bv[V];
+      load_f<V>(p + j, pv);
+      load_f<V>(g + j, gv);
+      if (D == 3) load_f<V>(b + j, bv);
+#pragma unroll
+      for (int k = 0; k < V; k++) sgd_update<D>(pv[k], gv[k], bv[k], lr, wd, h);
+      store_f<V>(p + j, pv);
+      if (D == 3) store_f<V>(b + j, bv);
+    }
+    i = vend + threadIdx.x;
+  }
+  for (; i < end; i += blockDim.x) {
+    float pv = to_f(p[i]), bv = D == 3 ? to_f(b[i]) : 0.f;
+    sgd_update<D>(pv, to_f(g[i]), bv, lr, wd, h);
+    p[i] = from_f<T>(pv);
+    if (D == 3) b[i] = from_f<T>(bv);
   }
 }
 
@@ -178,6 +227,35 @@ int hrda_cuda_adamw_step(int dtype, int n_tensors, void* const* params, void* co
   HRDA_DISPATCH_FLOAT(dtype,
     return multi_tensor_apply<4>("adamw_step", n_tensors, lists, sizes, lr, weight_decay,
         [&](const ListMeta<4>& meta, int blocks) { adamw_kernel<T><<<blocks, kOptThreads, 0, st>>>(meta, h); }));
+  return HRDA_OK;
+}
+
+int hrda_cuda_sgd_step(int dtype, int n_tensors, void* const* params, void* const* grads, void* const* momentum_buffer,
+                       const long* sizes, const double* lr, const double* weight_decay, double momentum, double dampening,
+                       int nesterov, int first_step, void* stream) {
+  HRDA_CHECK(n_tensors >= 0, "sgd_step: n_tensors %d", n_tensors);
+  HRDA_CHECK(n_tensors == 0 || (params && grads && sizes && lr && weight_decay), "sgd_step: NULL table");
+  HRDA_CHECK(momentum == 0 || momentum_buffer || n_tensors == 0, "sgd_step: momentum %g needs the momentum_buffer table",
+             momentum);
+  HRDA_CHECK(!nesterov || (momentum > 0 && dampening == 0), "sgd_step: Nesterov momentum requires a momentum and zero "
+             "dampening (torch.optim.SGD), got momentum %g, dampening %g", momentum, dampening);
+  for (int t = 0; t < n_tensors; t++)
+    HRDA_CHECK(sizes[t] <= 0 || (params[t] && grads[t] && (momentum == 0 || momentum_buffer[t])),
+               "sgd_step: tensor %d has a NULL pointer", t);
+  std::vector<float> lr32(lr, lr + n_tensors), wd32(weight_decay, weight_decay + n_tensors);
+  const SgdHyper h{(float)momentum, (float)dampening, nesterov != 0, first_step != 0};
+  cudaStream_t st = as_stream(stream);
+  if (momentum == 0) {
+    void* const* const lists[2] = {params, grads};
+    HRDA_DISPATCH_FLOAT(dtype,
+      return multi_tensor_apply<2>("sgd_step", n_tensors, lists, sizes, lr32.data(), wd32.data(),
+          [&](const ListMeta<2>& meta, int blocks) { sgd_kernel<2, T><<<blocks, kOptThreads, 0, st>>>(meta, h); }));
+  } else {
+    void* const* const lists[3] = {params, grads, momentum_buffer};
+    HRDA_DISPATCH_FLOAT(dtype,
+      return multi_tensor_apply<3>("sgd_step", n_tensors, lists, sizes, lr32.data(), wd32.data(),
+          [&](const ListMeta<3>& meta, int blocks) { sgd_kernel<3, T><<<blocks, kOptThreads, 0, st>>>(meta, h); }));
+  }
   return HRDA_OK;
 }
 

@@ -11,7 +11,7 @@
 
 /* Negative learning (negative_learning_loss.py, applied to softmax(tgt_out)) over every pixel:
  *   p       = softmax over C of logits [N, C, HW];
- *   M       = 1[p < tau] (detached; compared in the data dtype, as torch does);
+ *   M       = 1[p < tau] (detached; compared in f64 for f64 data, in f32 otherwise);
  *   loss[0] = -sum M * log(1 - p + 1e-6) / sum M over batch, class and space;
  *   count[0] = sum M, the (pixel, class) pairs pushed down (int32, may be NULL).
  * loss = 0 when count = 0 (our choice: the official 0/0 is NaN, and so is every gradient).

@@ -45,14 +45,32 @@ public final class RipuLosses {
      */
     public record Terms(Tensor total, SegLosses.Result sourceCe, SegLosses.Result targetCe, Masked lcr, Masked nl) {}
 
-    private static Tensor result(Tensor out, Tape tape) {
-        out.requiresGrad = tape != null;
-        if (tape != null) tape.producedBy(out);
-        return out;
+    /** A fused forward: writes the loss and the count. */
+    private interface Forward {
+        void run(Tensor loss, Tensor count);
     }
 
-    private static DType scalarType(Tensor data) {
-        return data.dtype() == DType.F64 ? DType.F64 : DType.F32;
+    /** The matching backward: dlogits (+)= scale * d(sum)/dlogits. */
+    private interface Backward {
+        void run(double scale, boolean acc);
+    }
+
+    /** A loss averaged over a selection: forward, count read back, backward scaled by dL/dloss / count (0 when empty). */
+    private static Masked masked(Tensor logits, Forward fwd, Backward bwd, Tensor... reads) {
+        Backend be = logits.backend();
+        Tensor loss = Tensor.empty(be, SegLosses.scalarType(logits), 1);
+        int count;
+        try (Tensor cnt = Tensor.empty(be, DType.I32, 1)) {
+            fwd.run(loss, cnt);
+            count = cnt.toIntArray()[0];
+        }
+        Tape tape = Tape.active(logits);
+        if (tape != null) tape.push(() -> {
+            if (loss.grad == null) return;
+            double scale = count == 0 ? 0.0 : loss.grad.item() / count;
+            bwd.run(scale, Tape.prepareGrad(logits));
+        }, reads);
+        return new Masked(SegLosses.result(loss, tape), count);
     }
 
     private static void requireMap(String op, Tensor logits) {
@@ -71,20 +89,8 @@ public final class RipuLosses {
         int n = logits.dim(0), c = logits.dim(1);
         long hw = (long) logits.dim(2) * logits.dim(3);
         Backend be = logits.backend();
-        Tensor loss = Tensor.empty(be, scalarType(logits), 1);
-        int count;
-        try (Tensor cnt = Tensor.empty(be, DType.I32, 1)) {
-            be.negativeLearning(logits, tau, loss, cnt, n, c, hw);
-            count = cnt.toIntArray()[0];
-        }
-        Tape tape = Tape.active(logits);
-        if (tape != null) tape.push(() -> {
-            if (loss.grad == null) return;
-            double scale = count == 0 ? 0.0 : loss.grad.item() / count;
-            boolean acc = Tape.prepareGrad(logits);
-            be.negativeLearningBackward(logits, tau, scale, logits.grad, n, c, hw, acc);
-        }, logits);
-        return new Masked(result(loss, tape), count);
+        return masked(logits, (loss, cnt) -> be.negativeLearning(logits, tau, loss, cnt, n, c, hw),
+                      (scale, acc) -> be.negativeLearningBackward(logits, tau, scale, logits.grad, n, c, hw, acc), logits);
     }
 
     /**
@@ -105,20 +111,9 @@ public final class RipuLosses {
                                                + logits.shapeString() + " (upsample the logits first, as RIPU does)");
         }
         Backend be = logits.backend();
-        Tensor loss = Tensor.empty(be, scalarType(logits), 1);
-        int count;
-        try (Tensor cnt = Tensor.empty(be, DType.I32, 1)) {
-            be.localConsistency(logits, labels, ignoreIndex, loss, cnt, n, c, h, w);
-            count = cnt.toIntArray()[0];
-        }
-        Tape tape = Tape.active(logits);
-        if (tape != null) tape.push(() -> {
-            if (loss.grad == null) return;
-            double scale = count == 0 ? 0.0 : loss.grad.item() / count;
-            boolean acc = Tape.prepareGrad(logits);
-            be.localConsistencyBackward(logits, labels, ignoreIndex, scale, logits.grad, n, c, h, w, acc);
-        }, logits, labels);
-        return new Masked(result(loss, tape), count);
+        return masked(logits, (loss, cnt) -> be.localConsistency(logits, labels, ignoreIndex, loss, cnt, n, c, h, w),
+                      (scale, acc) -> be.localConsistencyBackward(logits, labels, ignoreIndex, scale, logits.grad, n, c, h, w, acc),
+                      logits, labels);
     }
 
     /**
@@ -131,31 +126,7 @@ public final class RipuLosses {
      * would return NaN). {@code accuracy} and {@code correct} are as in SegLosses.
      */
     public static SegLosses.Result crossEntropy(Tensor logits, Tensor labels, int ignoreIndex) {
-        String op = "RipuLosses.crossEntropy";
-        requireMap(op, logits);
-        int n = logits.dim(0), c = logits.dim(1), h = logits.dim(2), w = logits.dim(3);
-        int[] hw = SegLosses.labelSize(op, labels, n);
-        int outH = hw[0], outW = hw[1];
-        long pixels = (long) n * outH * outW;
-        Backend be = logits.backend();
-        Tensor loss = Tensor.empty(be, scalarType(logits), 1);
-        int[] counts;
-        try (Tensor cnt = Tensor.empty(be, DType.I32, 2)) {
-            be.segCrossEntropy(logits, labels, null, ignoreIndex, loss, cnt, n, c, h, w, outH, outW);
-            counts = cnt.toIntArray();
-        }
-        int valid = counts[1];
-        double accuracy = 100.0 * counts[0] / pixels;
-        if (valid == 0) return new SegLosses.Result(loss, accuracy, counts[0], 0, pixels);
-        be.axpby((double) pixels / valid, loss, 0, null, loss);
-        Tape tape = Tape.active(logits);
-        if (tape != null) tape.push(() -> {
-            if (loss.grad == null) return;
-            double g = loss.grad.item();
-            boolean acc = Tape.prepareGrad(logits);
-            be.segCrossEntropyBackward(logits, labels, null, ignoreIndex, g / valid, logits.grad, n, c, h, w, outH, outW, acc);
-        }, logits, labels);
-        return new SegLosses.Result(result(loss, tape), accuracy, counts[0], valid, pixels);
+        return SegLosses.crossEntropy("RipuLosses.crossEntropy", logits, labels, null, ignoreIndex, true);
     }
 
     /**

@@ -35,13 +35,13 @@ public final class SegLosses {
     /** A feature distance and the number of masked pixels it averages over. */
     public record Distance(Tensor loss, int count) {}
 
-    private static Tensor result(Tensor out, Tape tape) {
+    static Tensor result(Tensor out, Tape tape) {
         out.requiresGrad = tape != null;
         if (tape != null) tape.producedBy(out);
         return out;
     }
 
-    private static DType scalarType(Tensor data) {
+    static DType scalarType(Tensor data) {
         return data.dtype() == DType.F64 ? DType.F64 : DType.F32;
     }
 
@@ -65,7 +65,15 @@ public final class SegLosses {
      * logged accuracy).
      */
     public static Result crossEntropy(Tensor logits, Tensor labels, Tensor weight, int ignoreIndex) {
-        String op = "SegLosses.crossEntropy";
+        return crossEntropy("SegLosses.crossEntropy", logits, labels, weight, ignoreIndex, false);
+    }
+
+    /**
+     * The fused loss with mmseg's mean over all pixels, or ({@code overValid}) torch's mean over
+     * the non-ignored pixels (a rescaling by pixels / valid; with no valid pixel the loss is 0 and
+     * is not recorded on the tape).
+     */
+    static Result crossEntropy(String op, Tensor logits, Tensor labels, Tensor weight, int ignoreIndex, boolean overValid) {
         if (logits.rank() != 4) throw new IllegalArgumentException(op + ": logits must be [N, C, h, w], got " + logits.describe());
         int n = logits.dim(0), c = logits.dim(1), h = logits.dim(2), w = logits.dim(3);
         int[] hw = labelSize(op, labels, n);
@@ -81,14 +89,18 @@ public final class SegLosses {
             be.segCrossEntropy(logits, labels, weight, ignoreIndex, loss, cnt, n, c, h, w, outH, outW);
             counts = cnt.toIntArray();
         }
+        double accuracy = 100.0 * counts[0] / pixels;
+        if (overValid && counts[1] == 0) return new Result(loss, accuracy, counts[0], 0, pixels);
+        double denom = overValid ? counts[1] : pixels;
+        if (overValid) be.axpby(pixels / denom, loss, 0, null, loss);
         Tape tape = Tape.active(logits);
         if (tape != null) tape.push(() -> {
             if (loss.grad == null) return;
             double g = loss.grad.item();
             boolean acc = Tape.prepareGrad(logits);
-            be.segCrossEntropyBackward(logits, labels, weight, ignoreIndex, g / pixels, logits.grad, n, c, h, w, outH, outW, acc);
+            be.segCrossEntropyBackward(logits, labels, weight, ignoreIndex, g / denom, logits.grad, n, c, h, w, outH, outW, acc);
         }, logits, labels, weight);
-        return new Result(result(loss, tape), 100.0 * counts[0] / pixels, counts[0], counts[1], pixels);
+        return new Result(result(loss, tape), accuracy, counts[0], counts[1], pixels);
     }
 
     /** A 256-bit set of label values as i32 [8] (bit v % 32 of word v / 32), as ClassMix's sets. */

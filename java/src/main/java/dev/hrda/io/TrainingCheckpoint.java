@@ -3,6 +3,7 @@ package dev.hrda.io;
 import dev.hrda.data.LabelMaps;
 import dev.hrda.nn.Module;
 import dev.hrda.optim.AdamW;
+import dev.hrda.optim.Sgd;
 import dev.hrda.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -41,6 +42,20 @@ public final class TrainingCheckpoint {
      * @param imnet   the ImageNet encoder (its names get "backbone."), or null
      */
     public static void save(Path file, Module student, Module teacher, Module imnet, AdamW opt, double lrFactor, Meta meta) {
+        write(file, student, teacher, imnet, opt == null ? null : optimizerState(opt, lrFactor), meta);
+    }
+
+    // RIPU
+    /**
+     * The same file with torch.optim.SGD's state_dict as {@code optimizer}: {@code state} {i:
+     * {'momentum_buffer'}} (empty before the first step or without momentum, as torch) and one
+     * {@code param_groups} entry per lr/decay group (RIPU: the backbone and the x10 head).
+     */
+    public static void save(Path file, Module student, Module teacher, Module imnet, Sgd opt, double lrFactor, Meta meta) {
+        write(file, student, teacher, imnet, opt == null ? null : sgdState(opt, lrFactor), meta);
+    }
+
+    private static void write(Path file, Module student, Module teacher, Module imnet, Map<String, Object> optimizer, Meta meta) {
         Map<String, StoredTensor> state = new LinkedHashMap<>();
         putState(state, MODEL + ".", student);
         if (teacher != null) putState(state, EMA + ".", teacher);
@@ -66,7 +81,7 @@ public final class TrainingCheckpoint {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("meta", m);
         root.put("state_dict", new TorchWriter.OrderedDict(state));
-        if (opt != null) root.put("optimizer", optimizerState(opt, lrFactor));
+        if (optimizer != null) root.put("optimizer", optimizer);
         TorchWriter.writeTree(file, root);
     }
 
@@ -115,6 +130,39 @@ public final class TrainingCheckpoint {
         return out;
     }
 
+    // RIPU
+    /** torch.optim.SGD.state_dict(), the parameters grouped by their lr/decay multipliers in first-seen order. */
+    private static Map<String, Object> sgdState(Sgd opt, double lrFactor) {
+        Map<Integer, Object> state = new LinkedHashMap<>();
+        Map<List<Float>, Map<String, Object>> groups = new LinkedHashMap<>();
+        List<String> names = opt.names();
+        for (int i = 0; i < names.size(); i++) {
+            if (opt.stepCount() > 0 && !opt.momentumBuffers().isEmpty()) {
+                state.put(i, Map.of("momentum_buffer", StoredTensor.lazyCopyOf(opt.momentumBuffers().get(i))));
+            }
+            AdamW.Group g = opt.groupOf(names.get(i));
+            Map<String, Object> group = groups.computeIfAbsent(List.of(g.lrMult(), g.decayMult()), k -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("lr", opt.baseLr * lrFactor * g.lrMult());
+                m.put("momentum", opt.momentum);
+                m.put("dampening", opt.dampening);
+                m.put("weight_decay", opt.weightDecay * g.decayMult());
+                m.put("nesterov", opt.nesterov);
+                m.put("maximize", false);
+                m.put("foreach", null);
+                m.put("differentiable", false);
+                m.put("params", new ArrayList<Integer>());
+                return m;
+            });
+            @SuppressWarnings("unchecked") List<Integer> params = (List<Integer>) group.get("params");
+            params.add(i);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("state", state);
+        out.put("param_groups", new ArrayList<>(groups.values()));
+        return out;
+    }
+
     /** What {@link #load} restored. */
     public record Loaded(long iteration, long seed, Map<String, String> metadata) {}
 
@@ -124,6 +172,46 @@ public final class TrainingCheckpoint {
      */
     public static Loaded load(Path file, Module student, Module teacher, Module imnet, AdamW opt) {
         TensorFile f = TensorFile.read(file);
+        Loaded l = loadModels(file, f, student, teacher, imnet);
+        if (opt != null) loadOptimizer(file, f, opt);
+        return l;
+    }
+
+    // RIPU
+    /**
+     * {@link #load} with SGD's momentum buffers: every parameter's or none (a checkpoint written
+     * before the first step; the next step then starts the buffers from the gradient again).
+     */
+    public static Loaded load(Path file, Module student, Module teacher, Module imnet, Sgd opt) {
+        TensorFile f = TensorFile.read(file);
+        Loaded l = loadModels(file, f, student, teacher, imnet);
+        if (opt == null) return l;
+        List<String> names = opt.names();
+        Map<String, StoredTensor> other = f.otherTensors();
+        int found = 0;
+        for (int i = 0; i < names.size(); i++) {
+            StoredTensor b = other.get("optimizer.state." + i + ".momentum_buffer");
+            if (b == null) continue;
+            if (opt.momentumBuffers().isEmpty()) throw new CheckpointException(file, "momentum buffers in the checkpoint, but the optimizer has no momentum");
+            Tensor t = opt.momentumBuffers().get(i);
+            if (!Arrays.equals(b.shape(), t.shape())) {
+                throw new CheckpointException(file, "momentum buffer " + i + " has shape " + Arrays.toString(b.shape()) + ", parameter "
+                                                    + names.get(i) + " " + t.shapeString() + ": a checkpoint of another model");
+            }
+            b.copyInto(t);
+            found++;
+        }
+        if (found != 0 && found != names.size() && !opt.momentumBuffers().isEmpty()) {
+            throw new CheckpointException(file, "momentum buffers for " + found + " of the " + names.size() + " parameters");
+        }
+        if (other.containsKey("optimizer.state." + names.size() + ".momentum_buffer")) {
+            throw new CheckpointException(file, "optimizer state for more parameters than the model's " + names.size());
+        }
+        opt.setStepCount(found == 0 ? 0 : Math.max(1, l.iteration()));
+        return l;
+    }
+
+    private static Loaded loadModels(Path file, TensorFile f, Module student, Module teacher, Module imnet) {
         Map<String, String> meta = f.metadata();
         long iter = number(file, meta, "meta.iter");
         long seed = number(file, meta, "meta.seed");
@@ -134,7 +222,6 @@ public final class TrainingCheckpoint {
             Checkpoints.stateOf(imnet).forEach((k, v) -> targets.put("backbone." + k, v));
             Checkpoints.load(targets, f, LoadOptions.strict().withSource(IMNET));
         }
-        if (opt != null) loadOptimizer(file, f, opt);
         return new Loaded(iter, seed, meta);
     }
 

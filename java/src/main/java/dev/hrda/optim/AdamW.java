@@ -1,10 +1,8 @@
 package dev.hrda.optim;
 
 import dev.hrda.backend.Backend;
-import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.Tensor;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,13 +24,9 @@ public final class AdamW implements AutoCloseable {
     public final double weightDecay;
     public final float beta1, beta2, eps;
     private final Backend backend;
-    private final List<Tensor> params;
-    private final List<String> names;
-    private final List<Tensor> expAvg = new ArrayList<>();
-    private final List<Tensor> expAvgSq = new ArrayList<>();
-    private final float[] lrMult;
-    private final float[] decayMult;
-    private final Map<String, Group> groups = new LinkedHashMap<>();
+    private final ParamGroups groups;
+    private final List<Tensor> expAvg;
+    private final List<Tensor> expAvgSq;
     private long step;
 
     public AdamW(Backend backend, Map<String, Tensor> named, double lr, double weightDecay,
@@ -43,27 +37,9 @@ public final class AdamW implements AutoCloseable {
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
-        this.params = new ArrayList<>(named.values());
-        this.names = new ArrayList<>(named.keySet());
-        lrMult = new float[params.size()];
-        decayMult = new float[params.size()];
-        int i = 0;
-        for (var e : named.entrySet()) {
-            Tensor p = e.getValue();
-            Group g = groupFor(e.getKey(), rules);
-            groups.put(e.getKey(), g);
-            lrMult[i] = g.lrMult();
-            decayMult[i] = g.decayMult();
-            // gradients exist from the start, so a training run's memory does not grow after its first step
-            if (p.grad == null) p.grad = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
-            Tensor m = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
-            Tensor v = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
-            m.name = "exp_avg." + e.getKey();
-            v.name = "exp_avg_sq." + e.getKey();
-            expAvg.add(m);
-            expAvgSq.add(v);
-            i++;
-        }
+        this.groups = new ParamGroups(backend, named, rules);
+        this.expAvg = groups.zerosLike("exp_avg.");
+        this.expAvgSq = groups.zerosLike("exp_avg_sq.");
     }
 
     /**
@@ -90,26 +66,20 @@ public final class AdamW implements AutoCloseable {
     /** One update with lr = baseLr * lrFactor * group multiplier. */
     public void step(double lrFactor) {
         step++;
-        int n = params.size();
+        int n = groups.params.size();
         float[] lr = new float[n], wd = new float[n];
-        List<Tensor> grads = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            lr[i] = (float) (baseLr * lrFactor * lrMult[i]);
-            wd[i] = (float) (weightDecay * decayMult[i]);
-            Tensor p = params.get(i);
-            if (p.grad == null) throw new IllegalStateException("parameter " + p.name + " has no gradient buffer");
-            grads.add(p.grad);
+            lr[i] = (float) (baseLr * lrFactor * groups.lrMult[i]);
+            wd[i] = (float) (weightDecay * groups.decayMult[i]);
         }
-        backend.adamw(params, grads, expAvg, expAvgSq, lr, wd, beta1, beta2, eps, step);
+        backend.adamw(groups.params, groups.grads(), expAvg, expAvgSq, lr, wd, beta1, beta2, eps, step);
     }
 
     public long stepCount() { return step; }
 
     /** The custom_keys group of a parameter, by its full name. */
     public Group groupOf(String name) {
-        Group g = groups.get(name);
-        if (g == null) throw new IllegalArgumentException("'" + name + "' is not a parameter of this optimizer");
-        return g;
+        return groups.groupOf(name);
     }
 
     /** The learning rate of a parameter at {@code lrFactor} of the schedule. */
@@ -118,11 +88,11 @@ public final class AdamW implements AutoCloseable {
     }
 
     public void zeroGrad() {
-        for (Tensor p : params) if (p.grad != null) backend.fill(p.grad, 0);
+        groups.zeroGrad();
     }
 
     /** The parameter names, in the order of the state (torch's parameter indices). */
-    public List<String> names() { return java.util.Collections.unmodifiableList(names); }
+    public List<String> names() { return groups.names(); }
 
     public List<Tensor> expAvg() { return expAvg; }
 
@@ -135,9 +105,9 @@ public final class AdamW implements AutoCloseable {
      */
     public Map<String, Tensor> stateTensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        for (int i = 0; i < names.size(); i++) {
-            out.put("exp_avg." + names.get(i), expAvg.get(i));
-            out.put("exp_avg_sq." + names.get(i), expAvgSq.get(i));
+        for (int i = 0; i < groups.names.size(); i++) {
+            out.put("exp_avg." + groups.names.get(i), expAvg.get(i));
+            out.put("exp_avg_sq." + groups.names.get(i), expAvgSq.get(i));
         }
         return out;
     }

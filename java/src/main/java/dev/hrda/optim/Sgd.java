@@ -1,10 +1,8 @@
 package dev.hrda.optim;
 
 import dev.hrda.backend.Backend;
-import dev.hrda.tensor.Arena;
 import dev.hrda.tensor.Tensor;
 
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,12 +24,8 @@ public final class Sgd implements AutoCloseable {
     public final double weightDecay;
     public final boolean nesterov;
     private final Backend backend;
-    private final List<Tensor> params;
-    private final List<String> names;
-    private final List<Tensor> buffers = new ArrayList<>();
-    private final double[] lrMult;
-    private final double[] decayMult;
-    private final Map<String, AdamW.Group> groups = new LinkedHashMap<>();
+    private final ParamGroups groups;
+    private final List<Tensor> buffers;
     private long step;
 
     public Sgd(Backend backend, Map<String, Tensor> named, double lr, double momentum, double dampening, double weightDecay,
@@ -49,26 +43,8 @@ public final class Sgd implements AutoCloseable {
         this.dampening = dampening;
         this.weightDecay = weightDecay;
         this.nesterov = nesterov;
-        this.params = new ArrayList<>(named.values());
-        this.names = new ArrayList<>(named.keySet());
-        lrMult = new double[params.size()];
-        decayMult = new double[params.size()];
-        int i = 0;
-        for (var e : named.entrySet()) {
-            Tensor p = e.getValue();
-            AdamW.Group g = AdamW.groupFor(e.getKey(), rules);
-            groups.put(e.getKey(), g);
-            lrMult[i] = g.lrMult();
-            decayMult[i] = g.decayMult();
-            // gradients exist from the start, so a training run's memory does not grow after its first step
-            if (p.grad == null) p.grad = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
-            if (momentum != 0) {
-                Tensor b = Arena.persistent(() -> Tensor.zeros(backend, p.dtype(), p.shape()));
-                b.name = "momentum_buffer." + e.getKey();
-                buffers.add(b);
-            }
-            i++;
-        }
+        this.groups = new ParamGroups(backend, named, rules);
+        this.buffers = momentum == 0 ? List.of() : groups.zerosLike("momentum_buffer.");
     }
 
     /** RIPU's optimiser (ripu_spec.md 3): lr 2.5e-4, momentum 0.9, weight decay 5e-4, "head" parameters at lr x10. */
@@ -83,17 +59,13 @@ public final class Sgd implements AutoCloseable {
 
     /** One update with lr = baseLr * lrFactor * group multiplier. */
     public void step(double lrFactor) {
-        int n = params.size();
+        int n = groups.params.size();
         double[] lr = new double[n], wd = new double[n];
-        List<Tensor> grads = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            lr[i] = baseLr * lrFactor * lrMult[i];
-            wd[i] = weightDecay * decayMult[i];
-            Tensor p = params.get(i);
-            if (p.grad == null) throw new IllegalStateException("parameter " + names.get(i) + " has no gradient buffer");
-            grads.add(p.grad);
+            lr[i] = baseLr * lrFactor * groups.lrMult[i];
+            wd[i] = weightDecay * groups.decayMult[i];
         }
-        backend.sgd(params, grads, momentum == 0 ? null : buffers, lr, wd, momentum, dampening, nesterov, step == 0);
+        backend.sgd(groups.params, groups.grads(), momentum == 0 ? null : buffers, lr, wd, momentum, dampening, nesterov, step == 0);
         step++;
     }
 
@@ -105,9 +77,7 @@ public final class Sgd implements AutoCloseable {
 
     /** The rule group of a parameter, by its full name. */
     public AdamW.Group groupOf(String name) {
-        AdamW.Group g = groups.get(name);
-        if (g == null) throw new IllegalArgumentException("'" + name + "' is not a parameter of this optimizer");
-        return g;
+        return groups.groupOf(name);
     }
 
     /** The learning rate of a parameter at {@code lrFactor} of the schedule. */
@@ -116,11 +86,11 @@ public final class Sgd implements AutoCloseable {
     }
 
     public void zeroGrad() {
-        for (Tensor p : params) if (p.grad != null) backend.fill(p.grad, 0);
+        groups.zeroGrad();
     }
 
     /** The parameter names, in the order of the state (torch's parameter indices). */
-    public List<String> names() { return Collections.unmodifiableList(names); }
+    public List<String> names() { return groups.names(); }
 
     /** The momentum buffers in parameter order (empty when momentum is 0). */
     public List<Tensor> momentumBuffers() { return Collections.unmodifiableList(buffers); }
@@ -128,7 +98,7 @@ public final class Sgd implements AutoCloseable {
     /** The optimizer state by name, "momentum_buffer.&lt;param&gt;": the live tensors (a checkpoint restores by copying into them). */
     public Map<String, Tensor> stateTensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        for (int i = 0; i < buffers.size(); i++) out.put("momentum_buffer." + names.get(i), buffers.get(i));
+        for (int i = 0; i < buffers.size(); i++) out.put("momentum_buffer." + groups.names.get(i), buffers.get(i));
         return out;
     }
 
