@@ -131,8 +131,8 @@ final class TrainCommand implements Command {
                                        v.pipeline().flipProb() > 0));
         }
         var o = cfg.optimizer();
-        if (!o.type().equals("AdamW")) {
-            throw new IllegalArgumentException(cfg.where("optimizer.type") + ": optimizer " + o.type() + " is read but hrda train runs AdamW only so far");
+        if (o.type().equals("SGD") && cfg.active() == null) {
+            throw new IllegalArgumentException(cfg.where("optimizer.type") + ": SGD trains RIPU's recipe (an active section); DACS, HRDA and MIC step AdamW");
         }
         DType dtype = switch (cfg.runtime().dtype()) {
             case "float32" -> DType.F32;
@@ -145,7 +145,8 @@ final class TrainCommand implements Command {
                                 cfg.model().pretrained() == null ? null : Path.of(cfg.model().pretrained()), dacs, o.lr(), (float) o.beta1(),
                                 (float) o.beta2(), o.weightDecay(), (float) o.eps(), o.customKeys(), cfg.lr().schedule(cfg.maxIters()),
                                 cfg.maxIters(), data, d.samplesPerGpu(), d.workersPerGpu(), val, cfg.logInterval(), cfg.evaluation().interval(),
-                                cfg.checkpoint().interval(), cfg.checkpoint().maxKeepCkpts(), debug, cfg.text(), ripu(cfg));
+                                cfg.checkpoint().interval(), cfg.checkpoint().maxKeepCkpts(), debug, cfg.text(), ripu(cfg),
+                                o.type().equals("SGD") ? o.momentum() : Double.NaN);
     }
 
     /** The active section as RIPU's settings (null without one); the selection runs at select_scale, else at the first val set's test scale. */

@@ -22,6 +22,7 @@ import dev.hrda.model.ModelConfig;
 import dev.hrda.model.Segmentor;
 import dev.hrda.optim.AdamW;
 import dev.hrda.optim.PolySchedule;
+import dev.hrda.optim.Sgd;
 import dev.hrda.ripu.ActiveLabels;
 import dev.hrda.ripu.RipuSettings;
 import dev.hrda.ripu.RipuStep;
@@ -72,16 +73,32 @@ public final class Trainer {
      * @param data         source and target data (the target null for source-only training)
      * @param configText   the merged config, dumped into the work dir and the checkpoints
      * @param ripu         RIPU's active domain adaptation (then dacs is source-only: no teacher), or null
+     * @param sgdMomentum  SGD with this momentum (RIPU's DeepLab recipe: torch.optim.SGD, lr, weightDecay and
+     *                     rules as given, no dampening or Nesterov) instead of AdamW; NaN: AdamW
      */
     public record Plan(String name, Path workDir, long seed, ModelConfig model, DType dtype, boolean withCp, Path pretrained,
                        DacsSettings dacs, double lr, float beta1, float beta2, double weightDecay, float eps, List<AdamW.Rule> rules,
                        PolySchedule schedule, int maxIters, UdaData data, int batchSize, int workers, List<ValSet> val,
                        int logInterval, int evalInterval, int checkpointInterval, int maxKeepCheckpoints, int debugInterval,
-                       String configText, RipuSettings ripu) {
+                       String configText, RipuSettings ripu, double sgdMomentum) {
         public Plan {
             if (ripu != null && (model.isHrda() || data.target() == null || !dacs.sourceOnly())) {
                 throw new IllegalArgumentException("RIPU trains an EncoderDecoder on source and target without a teacher");
             }
+            if (!Double.isNaN(sgdMomentum) && ripu == null) throw new IllegalArgumentException("SGD trains RIPU's recipe only (DACS steps AdamW)");
+        }
+
+        /** AdamW's settings, no SGD, no RIPU (the DACS, HRDA and MIC runs). */
+        public Plan(String name, Path workDir, long seed, ModelConfig model, DType dtype, boolean withCp, Path pretrained,
+                    DacsSettings dacs, double lr, float beta1, float beta2, double weightDecay, float eps, List<AdamW.Rule> rules,
+                    PolySchedule schedule, int maxIters, UdaData data, int batchSize, int workers, List<ValSet> val,
+                    int logInterval, int evalInterval, int checkpointInterval, int maxKeepCheckpoints, int debugInterval, String configText) {
+            this(name, workDir, seed, model, dtype, withCp, pretrained, dacs, lr, beta1, beta2, weightDecay, eps, rules, schedule, maxIters, data,
+                 batchSize, workers, val, logInterval, evalInterval, checkpointInterval, maxKeepCheckpoints, debugInterval, configText, null, Double.NaN);
+        }
+
+        public boolean sgd() {
+            return !Double.isNaN(sgdMomentum);
         }
     }
 
@@ -128,10 +145,12 @@ public final class Trainer {
         header.put("exp_name", p.name());
         try (TrainLog log = new TrainLog(p.workDir(), header);
              Models m = new Models();
-             AdamW opt = new AdamW(backend, m.student.namedParameters(), p.lr(), p.weightDecay(), p.beta1(), p.beta2(), p.eps(), p.rules())) {
+             Optim opt = p.sgd() ? new SgdOptim(new Sgd(backend, m.student.namedParameters(), p.lr(), p.sgdMomentum(), 0, p.weightDecay(), false, p.rules()))
+                                 : new AdamWOptim(new AdamW(backend, m.student.namedParameters(), p.lr(), p.weightDecay(), p.beta1(), p.beta2(), p.eps(),
+                                                            p.rules()))) {
             if (p.configText() != null) writeString(p.workDir().resolve(p.name() + ".yaml"), p.configText());
             long start = initialise(m, opt, log);
-            Dacs dacs = new Dacs(m.student, m.teacher, m.imnet, opt, p.schedule(), p.dacs());
+            Dacs dacs = opt.adamW() == null ? null : new Dacs(m.student, m.teacher, m.imnet, opt.adamW(), p.schedule(), p.dacs());
             Ripu ripu = p.ripu() == null ? null : new Ripu(m, opt, start, log);
             SeedPlan plan = new SeedPlan(p.seed());
             Map<String, SegMetrics> lastMetrics = new LinkedHashMap<>();
@@ -211,16 +230,12 @@ public final class Trainer {
         final TrainLog log;
         final EncoderDecoder student;
 
-        Ripu(Models m, AdamW opt, long start, TrainLog log) {
+        Ripu(Models m, Optim opt, long start, TrainLog log) {
             if (!(m.student instanceof EncoderDecoder ed)) throw new IllegalArgumentException("RIPU trains an EncoderDecoder");
             this.student = ed;
             this.log = log;
             RipuSettings s = p.ripu();
-            step = new RipuStep(ed, new RipuStep.Optimizer() {
-                public void zeroGrad() { opt.zeroGrad(); }
-                public void step(double f) { opt.step(f); }
-                public double baseLr() { return opt.baseLr; }
-            }, p.schedule(), s);
+            step = new RipuStep(ed, opt, p.schedule(), s);
             labels = ActiveLabels.open(p.workDir(), p.data().target());
             int want = s.roundsDoneBy(start), have = labels.roundsDone();
             if (have != want) {
@@ -268,6 +283,39 @@ public final class Trainer {
         }
     }
 
+    /** The run's optimizer: AdamW (DACS, HRDA, MIC; RIPU on the synthetic benchmark) or SGD (RIPU's DeepLab recipe). */
+    private interface Optim extends RipuStep.Optimizer, AutoCloseable {
+        /** The AdamW DACS steps, or null for SGD. */
+        AdamW adamW();
+
+        void save(Path file, Models m, double lrFactor, TrainingCheckpoint.Meta meta);
+
+        TrainingCheckpoint.Loaded load(Path file, Models m);
+
+        @Override
+        void close();
+    }
+
+    private record AdamWOptim(AdamW o) implements Optim {
+        public AdamW adamW() { return o; }
+        public void zeroGrad() { o.zeroGrad(); }
+        public void step(double f) { o.step(f); }
+        public double baseLr() { return o.baseLr; }
+        public void save(Path file, Models m, double f, TrainingCheckpoint.Meta meta) { TrainingCheckpoint.save(file, m.student, m.teacher, m.imnet, o, f, meta); }
+        public TrainingCheckpoint.Loaded load(Path file, Models m) { return TrainingCheckpoint.load(file, m.student, m.teacher, m.imnet, o); }
+        public void close() { o.close(); }
+    }
+
+    private record SgdOptim(Sgd o) implements Optim {
+        public AdamW adamW() { return null; }
+        public void zeroGrad() { o.zeroGrad(); }
+        public void step(double f) { o.step(f); }
+        public double baseLr() { return o.baseLr; }
+        public void save(Path file, Models m, double f, TrainingCheckpoint.Meta meta) { TrainingCheckpoint.save(file, m.student, m.teacher, m.imnet, o, f, meta); }
+        public TrainingCheckpoint.Loaded load(Path file, Models m) { return TrainingCheckpoint.load(file, m.student, m.teacher, m.imnet, o); }
+        public void close() { o.close(); }
+    }
+
     /** The three models of a DACS run, closed together. */
     private final class Models implements AutoCloseable {
         final Segmentor student, teacher;
@@ -300,7 +348,7 @@ public final class Trainer {
     }
 
     /** Pretrained / load_from / resume; returns the first iteration to run. */
-    private long initialise(Models m, AdamW opt, TrainLog log) {
+    private long initialise(Models m, Optim opt, TrainLog log) {
         if (p.pretrained() != null) {
             if (Files.isRegularFile(p.pretrained())) {
                 LoadReport r = Checkpoints.load(m.student.backbone, p.pretrained(), LoadOptions.nonStrict());
@@ -324,7 +372,7 @@ public final class Trainer {
                 say(log, "--resume: no checkpoint in " + p.workDir() + ", starting at iteration 0");
                 return 0;
             }
-            TrainingCheckpoint.Loaded l = TrainingCheckpoint.load(last, m.student, m.teacher, m.imnet, opt);
+            TrainingCheckpoint.Loaded l = opt.load(last, m);
             if (l.seed() != p.seed()) {
                 throw new CheckpointException(last, "was written by a run with seed " + l.seed() + ", this run has seed " + p.seed()
                                                     + " (pass --seed " + l.seed() + " to resume it)");
@@ -351,10 +399,10 @@ public final class Trainer {
 
     // ---------------------------------------------------------------- checkpoints
 
-    private void saveCheckpoint(Models m, AdamW opt, long iteration, TrainLog log, double lrFactor) {
+    private void saveCheckpoint(Models m, Optim opt, long iteration, TrainLog log, double lrFactor) {
         Path file = p.workDir().resolve("iter_" + iteration + ".pth");
         try {
-            TrainingCheckpoint.save(file, m.student, m.teacher, m.imnet, opt, lrFactor,
+            opt.save(file, m, lrFactor,
                                     new TrainingCheckpoint.Meta(iteration, p.seed(), p.configText(), p.name() + ".yaml", p.model().name()));
         } catch (RuntimeException e) {
             Path last = latestCheckpoint(p.workDir());

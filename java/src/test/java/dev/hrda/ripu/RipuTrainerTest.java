@@ -48,14 +48,20 @@ class RipuTrainerTest {
     }
 
     static Trainer.Plan plan(Path work, int iters, RipuSettings ripu) {
+        return plan(work, iters, ripu, Double.NaN);
+    }
+
+    /** momentum: SGD (RIPU's optimizer, lr 2.5e-3 here so that 4 steps move the weights), NaN: AdamW. */
+    static Trainer.Plan plan(Path work, int iters, RipuSettings ripu, double momentum) {
         UdaData d = UdaData.open(DatasetKind.GTA, synth.gtaRoot(), PipelineConfig.source(128, 64, 64), DatasetKind.CITYSCAPES,
                                  synth.cityscapesRoot(), "train", PipelineConfig.target(128, 64, 64).withLabel(true).withValidMargins(null), null);
         Dataset val = Dataset.open(DatasetKind.CITYSCAPES, synth.cityscapesRoot(), "val", true);
         DacsSettings s = DacsSettings.hrda().withFeatureDistance(0, null).asSourceOnly();
         ModelConfig model = ModelConfig.daformer("tiny_daformer19", MitConfig.named("mit_tiny"), 16, 19);
-        return new Trainer.Plan("ripu_test", work, 7, model, DType.F32, false, null, s, 6e-4, 0.9f, 0.999f, 0.01, 1e-8f,
+        return new Trainer.Plan("ripu_test", work, 7, model, DType.F32, false, null, s, Double.isNaN(momentum) ? 6e-4 : 2.5e-3, 0.9f, 0.999f,
+                                Double.isNaN(momentum) ? 0.01 : 5e-4, 1e-8f,
                                 List.of(new AdamW.Rule("head", 10, 1)), new PolySchedule(iters, 1, 0, 0, 1), iters, d, 2, 1,
-                                List.of(new Trainer.ValSet("cityscapes", val, 128, 64)), 1, iters, 2, 3, 0, "seed: 7\n", ripu);
+                                List.of(new Trainer.ValSet("cityscapes", val, 128, 64)), 1, iters, 2, 3, 0, "seed: 7\n", ripu, momentum);
     }
 
     static RipuSettings ra() {
@@ -108,6 +114,20 @@ class RipuTrainerTest {
         e = assertThrows(IllegalStateException.class,
                 () -> Trainer.run(BE, plan(whole, 4, ra()), new Trainer.Options(false, null, false, false, -1), null));
         assertTrue(e.getMessage().contains("this run starts afresh"), e.getMessage());
+    }
+
+    /** RIPU's own optimizer: SGD with momentum; its momentum buffers go into the checkpoint and a resumed run continues bit for bit. */
+    @Test
+    void sgdRunResumesBitForBit(@TempDir Path dir) throws IOException {
+        Path whole = dir.resolve("whole"), split = dir.resolve("split");
+        Trainer.run(BE, plan(whole, 4, ra(), 0.9), new Trainer.Options(false, null, false, false, -1), null);
+        Trainer.run(BE, plan(split, 4, ra(), 0.9), new Trainer.Options(false, null, false, false, 2), null);
+        Trainer.run(BE, plan(split, 4, ra(), 0.9), new Trainer.Options(true, null, false, false, -1), null);
+        List<String> a = strip(logLines(whole, "\"mode\": \"train\"")), b = strip(logLines(split, "\"mode\": \"train\""));
+        assertEquals(4, a.size());
+        assertEquals(a, b, "the resumed SGD run logs the same losses, bit for bit");
+        assertTrue(dev.hrda.io.TensorFile.read(whole.resolve("iter_4.pth")).otherTensors().containsKey("optimizer.state.0.momentum_buffer"),
+                   "torch's SGD state layout");
     }
 
     private static List<String> strip(List<String> lines) {

@@ -55,7 +55,7 @@ class TrainerTest {
         return new Trainer.Plan("synth_test", work, 42, model(), DType.F32, false, null, s, 6e-4, 0.9f, 0.999f, 0.01, 1e-8f,
                                 List.of(new AdamW.Rule("head", 10, 1), new AdamW.Rule("norm", 1, 0)), new PolySchedule(iters, 1, 0, 2, 1e-6),
                                 iters, d, 2, 1, List.of(new Trainer.ValSet("cityscapes", val, 256, 128)), logEvery, iters, ckptEvery, 2,
-                                2, "seed: 42\n", null);
+                                2, "seed: 42\n");
     }
 
     @Test
