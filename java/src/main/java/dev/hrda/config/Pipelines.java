@@ -39,7 +39,7 @@ final class Pipelines {
         int scaleW, scaleH, cropH, cropW, padH = -1, padW = -1;
         double catMaxRatio = 1, flipProb;
         float[] mean, std;
-        boolean labels, msfa;
+        boolean labels, msfa, keepRatio = true;
     }
 
     /** The training pipeline (source or target) of a data set's section. */
@@ -51,7 +51,7 @@ final class Pipelines {
             throw dataset.error("pipeline", "Pad size must be the RandomCrop crop_size (" + s.cropH + "x" + s.cropW + "), got " + s.padH + "x" + s.padW);
         }
         return new PipelineConfig(s.scaleW, s.scaleH, s.cropH, s.cropW, s.catMaxRatio, s.flipProb, s.mean, s.std,
-                                  withLabel && s.labels, validMargins, 2048, 1024, PipelineConfig.InvalidLabels.REFUSE);
+                                  withLabel && s.labels, validMargins, 2048, 1024, PipelineConfig.InvalidLabels.REFUSE, s.keepRatio);
     }
 
     /** The test pipeline (val / test) of a data set's section: resize and normalise; the label stays at its size. */
@@ -60,7 +60,7 @@ final class Pipelines {
         steps(dataset.key("pipeline"), dataset.list("pipeline", false), s, true);
         if (s.mean == null) throw dataset.error("pipeline", "needs a Normalize step");
         return new PipelineConfig(s.scaleW, s.scaleH, 0, 0, 1, s.flipProb, s.mean, s.std, true, null, 2048, 1024,
-                                  PipelineConfig.InvalidLabels.REFUSE);
+                                  PipelineConfig.InvalidLabels.REFUSE, s.keepRatio);
     }
 
     private static void steps(String path, List<Node> list, Steps s, boolean test) {
@@ -107,7 +107,7 @@ final class Pipelines {
             }
             case "Resize" -> {
                 Section st = Section.item(at, n, "a step", "type", "img_scale", "keep_ratio", "ratio_range", "multiscale_mode");
-                st.fixed("keep_ratio", true, "mmseg's keep-ratio resize");
+                if (st.has("keep_ratio") && !st.flag("keep_ratio")) s.keepRatio = false;  // exactly img_scale (RIPU's 1280x720 GTA frames)
                 st.fixed("ratio_range", null, "a single scale");
                 st.fixed("multiscale_mode", "range", "a single scale");
                 if (s.msfa) {

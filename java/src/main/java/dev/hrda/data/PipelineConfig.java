@@ -14,10 +14,12 @@ package dev.hrda.data;
  * @param catMaxRatio  RandomCrop cat_max_ratio (1: off)
  * @param withLabel    load the train-id label (source, validation)
  * @param invalidLabels what to do with train-id labels holding values outside 0..18 and 255
+ * @param keepRatio    mmseg's Resize keep_ratio: true scales into the (long, short) edges; false
+ *                     resizes to exactly scaleW x scaleH (RIPU's 1280x720 GTA frames)
  */
 public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, double catMaxRatio, double flipProb,
                              float[] mean, float[] std, boolean withLabel, int[] validMargins, int refW, int refH,
-                             InvalidLabels invalidLabels) {
+                             InvalidLabels invalidLabels, boolean keepRatio) {
 
     public enum InvalidLabels {
         /** Refuse the file, naming it and the number of bad pixels (default). */
@@ -34,6 +36,17 @@ public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, doubl
     public PipelineConfig {
         if (cropH < 0 || cropW < 0 || (cropH == 0) != (cropW == 0)) throw new IllegalArgumentException("bad crop size");
         if (validMargins != null && validMargins.length != 4) throw new IllegalArgumentException("margins: top, bottom, left, right");
+    }
+
+    /** A keep-ratio pipeline (mmseg's default Resize). */
+    public PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, double catMaxRatio, double flipProb, float[] mean, float[] std,
+                          boolean withLabel, int[] validMargins, int refW, int refH, InvalidLabels invalidLabels) {
+        this(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, true);
+    }
+
+    /** The same pipeline resizing to exactly scaleW x scaleH ({@code false}) or keeping the ratio. */
+    public PipelineConfig withKeepRatio(boolean on) {
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, on);
     }
 
     /** Labelled source: resize, crop with cat_max_ratio 0.75, flip 0.5, normalise, pad. */
@@ -60,35 +73,35 @@ public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, doubl
     public static PipelineConfig daformerCityscapesTarget() { return target(1024, 512, 512).withValidMargins(null); }
 
     public PipelineConfig withLabel(boolean on) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, on, validMargins, refW, refH, invalidLabels);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, on, validMargins, refW, refH, invalidLabels, keepRatio);
     }
 
     public PipelineConfig withCatMaxRatio(double r) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, r, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, r, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
     }
 
     public PipelineConfig withFlipProb(double p) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, p, mean, std, withLabel, validMargins, refW, refH, invalidLabels);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, p, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
     }
 
     public PipelineConfig withValidMargins(int[] m) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refW, refH, invalidLabels);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refW, refH, invalidLabels, keepRatio);
     }
 
     public PipelineConfig withValidMargins(int[] m, int refWidth, int refHeight) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refWidth, refHeight, invalidLabels);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refWidth, refHeight, invalidLabels, keepRatio);
     }
 
     public PipelineConfig withInvalidLabels(InvalidLabels p) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, p);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, p, keepRatio);
     }
 
     public PipelineConfig withScale(int w, int h) {
-        return new PipelineConfig(w, h, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels);
+        return new PipelineConfig(w, h, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
     }
 
     public PipelineConfig withCrop(int h, int w) {
-        return new PipelineConfig(scaleW, scaleH, h, w, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels);
+        return new PipelineConfig(scaleW, scaleH, h, w, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
     }
 
     /**
@@ -97,6 +110,7 @@ public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, doubl
      */
     public int[] resizedSize(int w, int h) {
         if (scaleW <= 0 || scaleH <= 0) return new int[] {w, h};
+        if (!keepRatio) return new int[] {scaleW, scaleH};
         double longEdge = Math.max(scaleW, scaleH), shortEdge = Math.min(scaleW, scaleH);
         double f = Math.min(longEdge / Math.max(w, h), shortEdge / Math.min(w, h));
         return new int[] {(int) (w * f + 0.5), (int) (h * f + 0.5)};

@@ -368,4 +368,36 @@ class ConfigFilesTest {
         }
         assertEquals(32, load("synth/synth_mic_hrda_small.yaml").uda().mask().blockSize());
     }
+
+    /** RIPU's recipe (ripu_spec.md §1–§3) as configs/ripu binds it. */
+    @Test
+    void ripuConfigsBindToTheOriginalRecipe() {
+        TrainConfig c = load("ripu/gtav2cityscapes_deeplabv2_r101_RA.yaml");
+        assertEquals("deeplabv2_r101", c.model().config().name());
+        assertEquals("SGD", c.optimizer().type());
+        assertEquals(2.5e-4, c.optimizer().lr());
+        assertEquals(0.9, c.optimizer().momentum());
+        assertEquals(5e-4, c.optimizer().weightDecay());
+        assertEquals(40000, c.maxIters());
+        assertEquals(62500, c.lr().schedule(c.maxIters()).maxIters());
+        assertEquals(0.9, c.lr().power());
+        assertArrayEquals(new int[] {10000, 12000, 14000, 16000, 18000}, c.active().selectIters());
+        assertEquals(0.022, c.active().ratio());
+        var src = c.data().source().pipeline();
+        assertArrayEquals(new int[] {1280, 720}, src.resizedSize(1914, 1052), "exactly 1280x720, as RIPU resizes GTA");
+        assertEquals(0.0, src.flipProb());
+        assertTrue(c.data().target().pipeline().withLabel());
+        assertEquals(1.0, c.data().val().get(0).pipeline().flipProb(), "test-time flip averaging");
+        TrainConfig pa = load("ripu/gtav2cityscapes_deeplabv2_r101_PA.yaml");
+        assertEquals(40, pa.active().pixels());
+        assertEquals(32, pa.active().radiusK());
+        TrainConfig v3 = load("ripu/gtav2cityscapes_deeplabv3plus_r101_RA.yaml");
+        assertEquals("deeplabv3plus_r101", v3.model().config().name());
+        assertEquals(0.05, v3.active().ratio());
+        TrainConfig sf = load("ripu/gtav2cityscapes_deeplabv2_r101_RA_source_free.yaml");
+        assertTrue(sf.active().sourceFree());
+        assertArrayEquals(new int[] {0, 2000, 4000, 6000, 8000}, sf.active().selectIters());
+        assertEquals(9, sf.active().radiusK());
+        assertEquals(30000, sf.maxIters());
+    }
 }
