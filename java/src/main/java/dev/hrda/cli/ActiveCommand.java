@@ -110,6 +110,7 @@ final class ActiveCommand {
                 StringBuilder json = new StringBuilder("{\"checkpoint\": " + q(checkpoint.toString()) + ", \"mode\": " + q(mode) + ", \"budget\": "
                                                        + q(budget.text()) + ", \"rounds\": " + rounds + ", \"radius\": " + radius + ", \"images\": [\n");
                 long t0 = System.nanoTime(), pixels = 0, total = 0;
+                double predict = 0, acquire = 0;
                 int activeRadius = regions ? radius : 0;
                 for (int n = 0; n < items.size(); n++) {
                     Dataset.Item item = items.get(n);
@@ -131,6 +132,8 @@ final class ActiveCommand {
                                                                              y, x, top, left, bottom - top, right - left, p.score()[0][j]));
                     }
                     json.append("]}");
+                    predict += r.predictSeconds();
+                    acquire += r.acquireSeconds();
                     for (byte b : r.selected()) total += b;
                     pixels += (long) r.width() * r.height();
                     if (!cl.hasOption("quiet") && (n + 1) % 10 == 0) System.err.printf("  %d/%d images%n", n + 1, items.size());
@@ -138,8 +141,10 @@ final class ActiveCommand {
                 json.append("\n]}\n");
                 AtomicFiles.writeString(out.resolve("regions.json"), json.toString());
                 double secs = (System.nanoTime() - t0) / 1e9;
-                System.out.printf(Locale.ROOT, "selected %d pixels to label (%.3f%% of %d), %d images in %.1f s (%.2f s per image); masks and regions.json in %s%n",
-                                  total, 100.0 * total / Math.max(1, pixels), pixels, items.size(), secs, secs / Math.max(1, items.size()), out);
+                int n = Math.max(1, items.size());
+                System.out.printf(Locale.ROOT, "selected %d pixels to label (%.3f%% of %d), %d images in %.1f s (%.2f s per image: prediction %.2f s, "
+                                               + "scores and selection %.2f s); masks and regions.json in %s%n",
+                                  total, 100.0 * total / Math.max(1, pixels), pixels, items.size(), secs, secs / n, predict / n, acquire / n, out);
             }
             return 0;
         }

@@ -32,8 +32,13 @@ public final class SelectionRound {
      */
     public record Stats(int round, long iteration, long added, long total, long[] classes, int images, double seconds) {}
 
-    /** One image's selection: its size, the masks after it (1 = yes), the picks in order with their scores. */
-    public record Image(int width, int height, byte[] selected, byte[] active, byte[] label, RegionSelector.Picks picks) {}
+    /**
+     * One image's selection: its size, the masks after it (1 = yes), the picks in order with their
+     * scores, and the seconds the prediction (network, upsampling, softmax) and the acquisition
+     * (scores, greedy selection) took.
+     */
+    public record Image(int width, int height, byte[] selected, byte[] active, byte[] label, RegionSelector.Picks picks,
+                        double predictSeconds, double acquireSeconds) {}
 
     private SelectionRound() {}
 
@@ -57,6 +62,7 @@ public final class SelectionRound {
             if ((active != null && active.length != h * w) || (selected != null && selected.length != h * w)) {
                 throw new IllegalArgumentException("the earlier masks of " + item.image() + " are not " + w + "x" + h);
             }
+            long t0 = System.nanoTime();
             Sample smp = pipe.finish(p, new int[] {0, 0, p.height(), p.width()}, false);
             Tensor img = Tensor.empty(be, dt, 1, 3, smp.height(), smp.width());
             img.copyFrom(smp.image());
@@ -66,6 +72,8 @@ public final class SelectionRound {
             if (up != logits) Scope.done(logits);
             Tensor prob = F.softmax(up, 1);
             Scope.done(up);
+            be.synchronize();
+            long t1 = System.nanoTime();
             Tensor act = Tensor.ofBytes(be, active != null ? active : new byte[h * w], h, w);
             Tensor sel = Tensor.ofBytes(be, selected != null ? selected : new byte[h * w], h, w);
             RegionSelector selector = regions ? RegionSelector.regions(radius) : RegionSelector.pixels(radius);
@@ -74,7 +82,8 @@ public final class SelectionRound {
                 Scope.done(prob);
                 chosen = selector.select(be, F.reshape(sc.score(), h, w), act, sel, picks.applyAsInt(h, w));
             }
-            return new Image(w, h, sel.toByteArray(), act.toByteArray(), p.label(), chosen);
+            Image r = new Image(w, h, sel.toByteArray(), act.toByteArray(), p.label(), chosen, (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
+            return r;
         }
     }
 
