@@ -67,6 +67,15 @@ public final class Scope implements AutoCloseable {
         if (a != null && a.holds(t)) t.close();
     }
 
+    /**
+     * {@code next}, computed from {@code prev}, which nothing reads any more: {@code prev} is
+     * {@link #done} unless the op returned it unchanged (a layer chain's step, e.g. conv → BN → ReLU).
+     */
+    public static Tensor replaced(Tensor prev, Tensor next) {
+        if (next != prev) done(prev);
+        return next;
+    }
+
     /** {@link #done(Tensor)} for each tensor of a list. */
     public static void done(List<Tensor> ts) {
         for (Tensor t : ts) done(t);

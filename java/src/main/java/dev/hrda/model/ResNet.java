@@ -72,9 +72,9 @@ public final class ResNet extends Backbone {
     @Override
     public List<Tensor> forward(Tensor img) {
         Tensor x = conv1.forward(img);
-        x = then(x, bn1.forward(x));
-        x = then(x, F.relu(x));
-        x = then(x, F.maxPool2d(x, 3, 2, 1));
+        x = Scope.replaced(x, bn1.forward(x));
+        x = Scope.replaced(x, F.relu(x));
+        x = Scope.replaced(x, F.maxPool2d(x, 3, 2, 1));
         List<Tensor> outs = new ArrayList<>(4);
         for (ModuleList<Bottleneck> layer : layers) {
             for (Bottleneck b : layer) {
@@ -87,10 +87,6 @@ public final class ResNet extends Backbone {
         return outs;
     }
 
-    private static Tensor then(Tensor prev, Tensor next) {
-        if (next != prev) Scope.done(prev);
-        return next;
-    }
 
     /** torchvision's Bottleneck: 1×1, 3×3 (stride, dilation), 1×1 ×4, each with its norm; ReLU after the residual sum. */
     static final class Bottleneck extends Module {
@@ -113,18 +109,18 @@ public final class ResNet extends Backbone {
 
         Tensor forward(Tensor x) {
             Tensor y = conv1.forward(x);
-            y = then(y, bn1.forward(y));
-            y = then(y, F.relu(y));
-            y = then(y, conv2.forward(y));
-            y = then(y, bn2.forward(y));
-            y = then(y, F.relu(y));
-            y = then(y, conv3.forward(y));
-            y = then(y, bn3.forward(y));
+            y = Scope.replaced(y, bn1.forward(y));
+            y = Scope.replaced(y, F.relu(y));
+            y = Scope.replaced(y, conv2.forward(y));
+            y = Scope.replaced(y, bn2.forward(y));
+            y = Scope.replaced(y, F.relu(y));
+            y = Scope.replaced(y, conv3.forward(y));
+            y = Scope.replaced(y, bn3.forward(y));
             Tensor identity = downsample != null ? downsample.forward(x) : x;
             Tensor sum = F.add(y, identity);
             Scope.done(y);
             if (identity != x) Scope.done(identity);
-            return then(sum, F.relu(sum));
+            return Scope.replaced(sum, F.relu(sum));
         }
     }
 }

@@ -38,13 +38,8 @@ public final class ConvModule extends Module implements MapLayer {
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = conv.forward(x);
-        if (bn != null) y = then(y, bn.forward(y));
-        return relu ? then(y, F.relu(y)) : y;
+        if (bn != null) y = Scope.replaced(y, bn.forward(y));
+        return relu ? Scope.replaced(y, F.relu(y)) : y;
     }
 
-    /** next, computed from prev, which nothing reads any more (freed now in inference, {@link Scope#done}). */
-    private static Tensor then(Tensor prev, Tensor next) {
-        if (next != prev) Scope.done(prev);
-        return next;
-    }
 }

@@ -82,8 +82,7 @@ public final class SelectionRound {
                 Scope.done(prob);
                 chosen = selector.select(be, F.reshape(sc.score(), h, w), act, sel, picks.applyAsInt(h, w));
             }
-            Image r = new Image(w, h, sel.toByteArray(), act.toByteArray(), p.label(), chosen, (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
-            return r;
+            return new Image(w, h, sel.toByteArray(), act.toByteArray(), p.label(), chosen, (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
         }
     }
 

@@ -263,10 +263,10 @@ public final class Trainer {
             SelectionRound.Stats st = SelectionRound.run(student, labels, s, r, n);
             labels.recordRound(r + 1, n);
             long pixels = labels.targetPixels();
+            Map<String, Long> h = new LinkedHashMap<>();  // the classes of the new labels, in train-id order
+            for (int c = 0; c < st.classes().length; c++) if (st.classes()[c] > 0) h.put(c == 255 ? "ignore" : LabelMaps.CLASSES.get(c), st.classes()[c]);
             StringBuilder hist = new StringBuilder();
-            for (int c = 0; c < st.classes().length; c++) {
-                if (st.classes()[c] > 0) hist.append(hist.length() == 0 ? "" : ", ").append(c == 255 ? "ignore" : LabelMaps.CLASSES.get(c)).append(' ').append(st.classes()[c]);
-            }
+            h.forEach((k, v) -> hist.append(hist.length() == 0 ? "" : ", ").append(k).append(' ').append(v));
             say(log, String.format(Locale.ROOT, "RIPU round %d/%d after iteration %d: %d pixels selected (%.3f%% of the target, %d in all), "
                                                 + "%d images in %.1f s; classes of the new labels: %s", r + 1, s.rounds(), n, st.added(),
                                    100.0 * st.total() / pixels, st.total(), st.images(), st.seconds(), hist));
@@ -276,8 +276,6 @@ public final class Trainer {
             rec.put("labelled", st.total());
             rec.put("labelled_fraction", (double) st.total() / pixels);
             rec.put("time", st.seconds());
-            Map<String, Long> h = new LinkedHashMap<>();
-            for (int c = 0; c < st.classes().length; c++) if (st.classes()[c] > 0) h.put(c == 255 ? "ignore" : LabelMaps.CLASSES.get(c), st.classes()[c]);
             rec.put("classes", h);
             log.record(rec, p.maxIters(), 0);
         }
