@@ -60,7 +60,7 @@ def boundary(label):
 def local_consistency(logits, label):
     c = logits.shape[1]
     p = torch.softmax(logits, dim=1)
-    mean = F.conv2d(F.pad(p, (1, 1, 1, 1), mode='replicate'), torch.ones(c, 1, 3, 3, dtype=torch.float64) / 9, groups=c)
+    mean = F.conv2d(F.pad(p, (1, 1, 1, 1), mode='replicate'), torch.ones(c, 1, 3, 3, dtype=p.dtype) / 9, groups=c)
     d = (p - mean).abs().sum(dim=1)
     mask = boundary(label) & (label != IGNORE)
     return d[mask].mean(), int(mask.sum())

@@ -185,7 +185,8 @@ def v3_params(p, cin, low_in, ch, low, classes):
     p.conv(h + 'decoder.3', classes, ch, 1, bias=True)
 
 
-def v3_forward(feats, p):
+def v3_forward(feats, p, drop=None):
+    """drop: the decoder's Dropout2d(0.1) in training (a callable on the map), None in evaluation."""
     h = 'decode_head.'
     low_feat, x = feats[0], feats[3]
     outs = []
@@ -203,7 +204,9 @@ def v3_forward(feats, p):
     y = torch.cat([a, s], 1)
     y = sep_forward(y, p, h + 'decoder.0', 1)
     y = sep_forward(y, p, h + 'decoder.1', 1)
-    return conv(y, p, h + 'decoder.3')  # Dropout2d is off in evaluation
+    if drop is not None:
+        y = drop(y)  # decoder.2
+    return conv(y, p, h + 'decoder.3')
 
 
 # ---------------------------------------------------------------- fixtures

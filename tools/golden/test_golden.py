@@ -599,6 +599,35 @@ def check_reproducible():
     shutil.rmtree(tmp)
 
 
+def check_ripu_iteration():
+    """ripu_iteration.py regenerates its committed fixtures byte for byte; the stored update of each
+    parameter is -lr * momentum buffer, the buffer torch.optim.SGD keeps (d at the first step, then
+    0.9 buf + d with d = g + wd p)."""
+    tmp = tempfile.mkdtemp(prefix='golden_ripu_')
+    t0 = time.time()
+    subprocess.run([sys.executable, os.path.join(HERE, 'ripu_iteration.py'), '--out-dir', tmp], check=True, stdout=subprocess.DEVNULL)
+    out = os.path.join(D.ROOT, 'java', 'src', 'test', 'resources', 'golden', 'ripu_iteration')
+    for fname in sorted(os.listdir(out)):
+        a = open(os.path.join(tmp, fname), 'rb').read()
+        b = open(os.path.join(out, fname), 'rb').read()
+        expect(f'ripu_iteration.reproducible.{fname}', a == b, f'{len(a)} bytes, regenerated in {time.time() - t0:.0f} s')
+        t, meta, _order, _header = read_any(os.path.join(out, fname))
+        cfg = json.loads(meta['config'])
+        worst, bufs = 0.0, {}
+        for k in range(cfg['iterations']):
+            f = json.loads(meta[f'iter{k}.draws'])['lr_factor']
+            for key in [x for x in t if x.startswith(f'iter{k}.grad.')]:
+                n = key[len(f'iter{k}.grad.'):]
+                p = t['init.' + n].astype(np.float64) + sum(t[f'iter{j}.update.{n}'].astype(np.float64) for j in range(k))
+                d = t[key].astype(np.float64) + cfg['weight_decay'] * p
+                bufs[n] = d if k == 0 else cfg['momentum'] * bufs[n] + d
+                lr = cfg['lr'] * f * (cfg['head_lr_mult'] if n.startswith('decode_head.') else 1)
+                u = t[f'iter{k}.update.{n}'].astype(np.float64)
+                worst = max(worst, float(np.abs(-lr * bufs[n] - u).max() / np.abs(u).max()))
+        report(f'ripu_iteration.sgd_formula.{fname}', worst, 1e-5)  # stored F32: ~1e-7
+    shutil.rmtree(tmp)
+
+
 CHECKS = [
     ('reference_parity', check_reference_parity),
     ('randomness', check_randomness),
@@ -609,6 +638,7 @@ CHECKS = [
     ('fixture_hrda', lambda: check_fixture('hrda_mic')),
     ('fixture_daformer', lambda: check_fixture('daformer_dacs')),
     ('reproducible', check_reproducible),
+    ('ripu_iteration', check_ripu_iteration),
 ]
 
 

@@ -63,6 +63,7 @@ public final class RipuStep {
         Map<String, Double> log = new LinkedHashMap<>();
         long t0 = System.nanoTime();
         double forward = 0, backward = 0;
+        student.train(true);  // dropout on (DeepLab-v3+'s decoder); a selection round leaves it in evaluation mode
         try (Arena it = Arena.open()) {
             optimizer.zeroGrad();
             F.seed(dropoutSeed);

@@ -19,6 +19,7 @@ import dev.hrda.optim.AdamW;
 import dev.hrda.optim.PolySchedule;
 import dev.hrda.tensor.DType;
 import dev.hrda.tensor.Tensor;
+import dev.hrda.testing.GoldenFile;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -26,7 +27,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 
@@ -358,9 +358,7 @@ class GoldenIterationTest {
     }
 
     static double num(Map<?, ?> m, String key) {
-        Object v = m.get(key);
-        if (!(v instanceof Number n)) throw new AssertionError("fixture config has no number '" + key + "': " + v);
-        return n.doubleValue();
+        return GoldenFile.num(m, key);
     }
 
     static int[] intList(List<?> l) {
@@ -370,9 +368,7 @@ class GoldenIterationTest {
     }
 
     private static double maxAbs(double[] v) {
-        double m = 0;
-        for (double x : v) m = Math.max(m, Math.abs(x));
-        return m;
+        return GoldenFile.maxAbs(v);
     }
 
     private static double[] minus(double[] a, double[] b) {
@@ -385,20 +381,7 @@ class GoldenIterationTest {
         assertClose(what, want, got, tol, false);
     }
 
-    /** max |got - want| / max |want| <= tol (or max |got - want| <= tol when absolute). */
     static void assertClose(String what, double[] want, double[] got, double tol, boolean absolute) {
-        assertEquals(want.length, got.length, what + ": length");
-        double scale = absolute ? 1 : Math.max(maxAbs(want), 1e-300), worst = 0;
-        int at = -1;
-        for (int i = 0; i < want.length; i++) {
-            double e = Math.abs(got[i] - want[i]) / scale;
-            if (!(e <= worst)) {  // NaN counts as worst
-                worst = Double.isNaN(e) ? Double.POSITIVE_INFINITY : e;
-                at = i;
-            }
-        }
-        if (!(worst <= tol)) {
-            fail(String.format(Locale.ROOT, "%s: error %.3g > %.1g (element %d: expected %.10g, got %.10g)", what, worst, tol, at, want[at], got[at]));
-        }
+        GoldenFile.assertClose(what, want, got, tol, absolute);
     }
 }
