@@ -64,8 +64,10 @@ public final class IterationBench {
                     Dacs.Result r = dacs.step(it, b, plan.at(it));
                     be.synchronize();
                     double dt = (System.nanoTime() - t0) / 1e9;
-                    System.out.printf(Locale.ROOT, "hrda-java bench=%s %s iteration_s=%.3f peak_rss_mib=%d loss=%.4f%n", model,
-                                      it == 0 ? "warmup" : "iter=" + it, dt, PeakMemory.rssPeakBytes() >> 20, r.log().get("loss"));
+                    StringBuilder phases = new StringBuilder();  // where the live tensor peak lies
+                    r.phasePeaks().forEach((k, v) -> phases.append(' ').append(k).append('=').append(v >> 20));
+                    System.out.printf(Locale.ROOT, "hrda-java bench=%s %s iteration_s=%.3f peak_rss_mib=%d loss=%.4f tensors_peak_mib_by_phase:%s%n", model,
+                                      it == 0 ? "warmup" : "iter=" + it, dt, PeakMemory.rssPeakBytes() >> 20, r.log().get("loss"), phases);
                     if (it > 0) {
                         times.add(dt);
                         split[0] += r.timing().teacher() / iters;

@@ -33,6 +33,9 @@ public final class MemoryStats {
 
     public static void resetPeak(Device d) { PEAK[d.ordinal()].set(BYTES[d.ordinal()].get()); }
 
+    /** Raises the peak to at least {@code bytes} (a caller that reset it to trace parts of a step restores the step's peak). */
+    public static void raisePeak(Device d, long bytes) { PEAK[d.ordinal()].accumulateAndGet(bytes, Math::max); }
+
     /** A snapshot of live allocation counts on both devices, for leak checks. */
     public record Snapshot(long cpu, long cuda, long cpuBytes, long cudaBytes) {
         public static Snapshot take() {

@@ -16,6 +16,7 @@ import dev.hrda.optim.AdamW;
 import dev.hrda.optim.Ema;
 import dev.hrda.optim.PolySchedule;
 import dev.hrda.tensor.Arena;
+import dev.hrda.tensor.MemoryStats;
 import dev.hrda.tensor.Tensor;
 
 import java.util.LinkedHashMap;
@@ -63,8 +64,15 @@ public final class Dacs {
      * @param log the loss terms under mmseg's names (decode.loss_seg, src.loss_imnet_feat_dist,
      *            mix.decode.loss_seg, masked.decode.loss_seg, ...), the accuracies (…acc_seg), the
      *            pseudo-label weight, and "loss", the sum of the loss terms
+     * @param phasePeaks the peak of the live tensor bytes of the device during each part of the step
+     *            (src.forward, src.backward, teacher, mix.forward, mix.backward, masked.forward,
+     *            masked.backward, optimizer), in step order: where the step's memory peak lies
      */
-    public record Result(long iter, double lr, Map<String, Double> log, Timing timing) {}
+    public record Result(long iter, double lr, Map<String, Double> log, Timing timing, Map<String, Long> phasePeaks) {
+        public Result(long iter, double lr, Map<String, Double> log, Timing timing) {
+            this(iter, lr, log, timing, Map.of());
+        }
+    }
 
     private static final Observer NONE = new Observer() {};
 
@@ -143,9 +151,9 @@ public final class Dacs {
                     Tensor fd = featureDistance(srcImg, srcLabel, out.features(), obs);
                     loss = F.add(loss, term(iter, log, "src.loss_imnet_feat_dist", fd));
                 }
-                clock.lap(Clock.FORWARD);
+                clock.lap(Clock.FORWARD, "src.forward");
                 tape.backward(loss);
-                clock.lap(Clock.BACKWARD);
+                clock.lap(Clock.BACKWARD, "src.backward");
             }
             if (!s.sourceOnly()) {
                 Batch tgt = data.target();
@@ -162,7 +170,7 @@ public final class Dacs {
                 }
                 log.put("pseudo_weight", pseudo.fraction());
                 obs.pseudoLabels(tgtImg, pseudo);
-                clock.lap(Clock.TEACHER);
+                clock.lap(Clock.TEACHER, "teacher");
 
                 // 4. ClassMix of the source classes into the target, strong augmentation, mixed loss
                 try (Scope phase = Scope.open(); Tape tape = Tape.record()) {
@@ -173,9 +181,9 @@ public final class Dacs {
                                                                      draws.detailBox(Draws.Pass.MIX, student, h, w));
                     Tensor loss = record(iter, log, "mix.", out.losses());
                     obs.mixed(mixed, out);
-                    clock.lap(Clock.FORWARD);
+                    clock.lap(Clock.FORWARD, "mix.forward");
                     tape.backward(loss);
-                    clock.lap(Clock.BACKWARD);
+                    clock.lap(Clock.BACKWARD, "mix.backward");
                 }
                 // 5. MIC: the same pseudo-labels on masked images
                 if (s.mic() != null) masked(iter, log, srcImg, srcLabel, tgtImg, pseudo, draws, obs, clock);
@@ -187,11 +195,11 @@ public final class Dacs {
             // 6. AdamW at the schedule's learning rate (mmcv's poly with linear warm-up)
             double factor = schedule.factor(iter);
             optimizer.step(factor);
-            clock.lap(Clock.OPTIMIZER);
+            clock.lap(Clock.OPTIMIZER, "optimizer");
             double total = 0;
             for (var e : log.entrySet()) if (e.getKey().contains("loss")) total += e.getValue();
             log.put("loss", total);
-            return new Result(iter, optimizer.baseLr * factor, log, clock.timing());
+            return new Result(iter, optimizer.baseLr * factor, log, clock.timing(), clock.peaks());
         }
     }
 
@@ -231,9 +239,9 @@ public final class Dacs {
             }
             Tensor loss = record(iter, log, "masked.", new Losses(total, terms, l.metrics()));
             obs.masked(img, label, weight, out);
-            clock.lap(Clock.FORWARD);
+            clock.lap(Clock.FORWARD, "masked.forward");
             tape.backward(loss);
-            clock.lap(Clock.BACKWARD);
+            clock.lap(Clock.BACKWARD, "masked.backward");
         }
     }
 
@@ -286,26 +294,44 @@ public final class Dacs {
         return y;
     }
 
-    /** Wall time per part, the device synchronised at each reading so that asynchronous work is charged where it ran. */
+    /**
+     * Wall time per part, the device synchronised at each reading so that asynchronous work is
+     * charged where it ran, and the peak of the live tensor bytes per named part (the device's
+     * peak is reset at each reading and raised back to the step's peak at the end, so that the
+     * trainer's logged peak is unchanged).
+     */
     private static final class Clock {
         static final int TEACHER = 0, FORWARD = 1, BACKWARD = 2, OPTIMIZER = 3;
         private final Backend backend;
         private final double[] seconds = new double[4];
+        private final Map<String, Long> peaks = new LinkedHashMap<>();
+        private final long before;
         private long last = System.nanoTime();
 
         Clock(Backend backend) {
             this.backend = backend;
+            this.before = MemoryStats.peakBytes(backend.device());
+            MemoryStats.resetPeak(backend.device());
         }
 
-        void lap(int part) {
+        void lap(int part, String name) {
             backend.synchronize();
             long now = System.nanoTime();
             seconds[part] += (now - last) / 1e9;
             last = now;
+            peaks.merge(name, MemoryStats.peakBytes(backend.device()), Math::max);
+            MemoryStats.resetPeak(backend.device());
         }
 
         Timing timing() {
             return new Timing(seconds[TEACHER], seconds[FORWARD], seconds[BACKWARD], seconds[OPTIMIZER]);
+        }
+
+        Map<String, Long> peaks() {
+            long top = before;
+            for (long v : peaks.values()) top = Math.max(top, v);
+            MemoryStats.raisePeak(backend.device(), top);
+            return java.util.Collections.unmodifiableMap(peaks);
         }
     }
 }

@@ -102,7 +102,20 @@ class DacsTest {
         try (Run run = new Run("tiny_hrda", settings(), 3); UdaBatch b0 = batch(1, true); UdaBatch b1 = batch(2, true)) {
             SeedPlan plan = new SeedPlan(7);
             float[] before = run.student.namedParameters().get("decode_head.head.conv_seg.weight").toFloatArray();
+            dev.hrda.tensor.Device device = run.student.parameters().get(0).device();
+            long liveBefore = dev.hrda.tensor.MemoryStats.liveBytes(device);
+            dev.hrda.tensor.MemoryStats.resetPeak(device);
             Dacs.Result r0 = run.dacs.step(0, b0, plan.at(0));
+            // the live-bytes peak per part of the step, in step order; the device's peak is the step's, as before the trace
+            assertEquals(List.of("src.forward", "src.backward", "teacher", "mix.forward", "mix.backward", "masked.forward", "masked.backward", "optimizer"),
+                         List.copyOf(r0.phasePeaks().keySet()));
+            long top = 0;
+            for (long v : r0.phasePeaks().values()) {
+                assertTrue(v >= liveBefore, "a part's peak is at least what lived before the step: " + r0.phasePeaks());
+                top = Math.max(top, v);
+            }
+            assertTrue(r0.phasePeaks().get("src.forward") > liveBefore, "the source forward allocates activations");
+            assertEquals(top, dev.hrda.tensor.MemoryStats.peakBytes(device), "the device's peak after the step is the largest part's");
             for (String k : List.of("decode.loss_seg", "decode.hr.loss_seg", "decode.acc_seg", "mix.decode.loss_seg", "mix.decode.hr.loss_seg",
                                     "masked.decode.loss_seg", "masked.decode.hr.loss_seg", "pseudo_weight", "loss")) {
                 assertTrue(r0.log().containsKey(k), "log has " + k + ": " + r0.log().keySet());
