@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -52,9 +53,11 @@ public final class StepBench {
                         Tensor loss = net instanceof HrdaEncoderDecoder h
                                 ? h.losses(h.forwardTrainParts(img, new CropBox(0, 0, size / 2, size / 2)), label, null).total()
                                 : net.forwardTrain(img, label, null, r).total();
+                        if (it == 0 && Boolean.getBoolean("hrda.tape.sites")) printSaved(tape);
                         tape.backward(loss);
                         be.synchronize();
                     }
+                    if (it == 0 && MemoryStats.peakSite(be.device()) != null) System.out.println("tensors peak at " + MemoryStats.peakSite(be.device()));
                     if (it > 0) times.add((System.nanoTime() - t0) / 1e9);
                 }
                 List<Double> sorted = new ArrayList<>(times);
@@ -66,6 +69,19 @@ public final class StepBench {
                                   each, MemoryStats.peakBytes(be.device()) / 1048576.0, params / 1048576.0, MemoryPool.describe(),
                                   vmHwm(), be.describe());
             }
+        }
+    }
+
+    /** What the forward keeps for the backward pass, by recording site (-Dhrda.tape.sites=true): the 40 largest. */
+    static void printSaved(Tape tape) {
+        Map<String, Long> by = tape.savedBytesBySite();
+        long total = 0;
+        for (long v : by.values()) total += v;
+        System.out.printf(Locale.ROOT, "saved for backward: %.1f MiB in %d sites%n", total / 1048576.0, by.size());
+        int n = 0;
+        for (var e : by.entrySet()) {
+            if (n++ == 40) break;
+            System.out.printf(Locale.ROOT, "  %8.1f MiB  %s%n", e.getValue() / 1048576.0, e.getKey());
         }
     }
 

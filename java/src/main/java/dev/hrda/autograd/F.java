@@ -162,15 +162,25 @@ public final class F {
 
     public static Tensor sigmoid(Tensor x) { return activation(Activation.SIGMOID, x); }
 
+    /**
+     * The backward step keeps one tensor, not both, so that the other is freed when its scope
+     * ends (a ConvModule's BN output, as PyTorch's in-place ReLU of mmcv's ConvModule): GELU its
+     * input, sigmoid its output, ReLU its output, whose sign is the input's (y > 0 iff x > 0; the
+     * kernel's mask reads it in place of x).
+     */
     public static Tensor activation(Activation kind, Tensor x) {
         Tensor y = like(x);
         x.backend().activation(kind, x, y);
         Tape tape = Tape.active(x);
-        if (tape != null) tape.push(() -> {
-            if (y.grad == null) return;
-            boolean acc = Tape.prepareGrad(x);
-            x.backend().activationBackward(kind, x, y, y.grad, x.grad, acc);
-        }, x, y);
+        if (tape != null) {
+            Tensor mask = kind == Activation.GELU ? x : y;
+            tape.push(() -> {
+                if (y.grad == null) return;
+                boolean acc = Tape.prepareGrad(x);
+                x.backend().activationBackward(kind, kind == Activation.SIGMOID ? null : mask, kind == Activation.SIGMOID ? y : null,
+                                               y.grad, x.grad, acc);
+            }, mask);
+        }
         return result(y, tape);
     }
 

@@ -15,9 +15,10 @@ import java.util.Set;
  * reads it (then it is freed right after that step ran). Without a tape (inference, the EMA
  * teacher, a checkpointed forward) only the kept tensors survive.
  *
- * <p>Without a tape a module may also free an intermediate right after its last reader with
- * {@link #done}, so that inference holds only its live working set (what PyTorch's reference
- * counting frees while a module still runs), not every activation of the module until it returns.
+ * <p>A module may also free an intermediate right after its last reader with {@link #done}, so
+ * that inference holds only its live working set and training only that and what the tape reads
+ * (what PyTorch's reference counting frees while a module still runs), not every activation of
+ * the module until it returns.
  *
  * <pre>{@code
  * try (Scope s = Scope.open()) {
@@ -48,11 +49,14 @@ public final class Scope implements AutoCloseable {
     }
 
     /**
-     * Declares that nothing reads {@code t} any more: without a recording tape it is freed now,
-     * if the innermost open arena made it (so a caller's tensor, a parameter or a view is never
-     * freed here); with a tape this does nothing and {@link #close()} decides as usual, so
-     * training keeps every tensor a backward step reads. Call it only on a tensor the calling
-     * code made itself and will not return, and never while another view of it is still read.
+     * Declares that no forward code reads {@code t} any more: it is freed now if the innermost
+     * open arena made it (so a caller's tensor, a parameter or a view is never freed here) and no
+     * pending backward step reads it; if one does (training), it is freed right after the last
+     * such step has run, as {@link #close()} would. So training, too, holds only what the backward
+     * pass needs plus the live forward working set, not every intermediate of the enclosing
+     * scope (a ConvModule's BN output, which the ReLU's backward does not read, goes at once).
+     * Call it only on a tensor the calling code made itself and will not return, and never while
+     * another view of it is still read.
      *
      * <pre>{@code
      * Tensor y = conv.forward(x);
@@ -62,9 +66,12 @@ public final class Scope implements AutoCloseable {
      * }</pre>
      */
     public static void done(Tensor t) {
-        if (t == null || t.isView() || t.isFreed() || Tape.current() != null) return;
+        if (t == null || t.isView() || t.isFreed()) return;
         Arena a = Arena.current();
-        if (a != null && a.holds(t)) t.close();
+        if (a == null || !a.holds(t)) return;
+        Tape tape = Tape.current();
+        if (tape != null && tape.isSaved(t)) tape.markDead(t);  // freed right after the last backward step that reads it
+        else t.close();
     }
 
     /**

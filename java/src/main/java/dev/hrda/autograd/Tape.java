@@ -31,6 +31,9 @@ public final class Tape implements AutoCloseable {
     private final Set<Tensor> dead = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Tape previous;
     private boolean closed;
+    /** -Dhrda.tape.sites=true: where each step was recorded (the op and its caller), for {@link #savedBytesBySite}. */
+    private static final boolean SITES = Boolean.getBoolean("hrda.tape.sites");
+    private final List<String> sites = SITES ? new ArrayList<>() : null;
 
     private Tape(Tape previous) {
         this.previous = previous;
@@ -79,6 +82,7 @@ public final class Tape implements AutoCloseable {
     void push(Runnable backwardStep, Tensor... reads) {
         steps.add(backwardStep);
         outputs.add(null);
+        if (sites != null) sites.add(site());
         Tensor[] owners = new Tensor[reads.length];
         for (int i = 0; i < reads.length; i++) {
             if (reads[i] == null) continue;
@@ -86,6 +90,43 @@ public final class Tape implements AutoCloseable {
             saveCounts.merge(owners[i], 1, Integer::sum);
         }
         saves.add(owners);
+    }
+
+    /** "F.op <- Caller.method:line": the autograd op that recorded a step and the first frame outside the autograd package. */
+    private static String site() {
+        StackTraceElement[] st = new Throwable().getStackTrace();
+        String op = "?";
+        for (StackTraceElement e : st) {
+            if (e.getClassName().startsWith("dev.hrda.autograd.")) {
+                if (!e.getClassName().equals(Tape.class.getName())) op = e.getClassName().substring("dev.hrda.autograd.".length()) + "." + e.getMethodName();
+                continue;
+            }
+            String cls = e.getClassName();
+            return op + " <- " + cls.substring(cls.lastIndexOf('.') + 1) + "." + e.getMethodName() + ":" + e.getLineNumber();
+        }
+        return op;
+    }
+
+    /**
+     * The bytes the pending steps keep alive for the backward pass, by the site that recorded the
+     * step (each tensor counted once, at the first step that saved it), largest first. Needs
+     * -Dhrda.tape.sites=true (a diagnostic: it takes a stack trace per recorded op).
+     */
+    public Map<String, Long> savedBytesBySite() {
+        if (sites == null) throw new IllegalStateException("run with -Dhrda.tape.sites=true to record the sites");
+        Map<String, Long> by = new java.util.HashMap<>();
+        Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (int i = 0; i < saves.size(); i++) {
+            Tensor[] owners = saves.get(i);
+            if (owners == null) continue;
+            for (Tensor o : owners) {
+                if (o == null || o.isParam || o.isFreed() || !seen.add(o)) continue;
+                by.merge(sites.get(i), o.bytes(), Long::sum);
+            }
+        }
+        Map<String, Long> sorted = new java.util.LinkedHashMap<>();
+        by.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).forEach(e -> sorted.put(e.getKey(), e.getValue()));
+        return sorted;
     }
 
     /** Whether a pending backward step reads {@code t} (or the tensor it is a view of). */
@@ -142,6 +183,7 @@ public final class Tape implements AutoCloseable {
         steps.clear();
         outputs.clear();
         saves.clear();
+        if (sites != null) sites.clear();
     }
 
     public void backward(Tensor loss) {
@@ -165,6 +207,7 @@ public final class Tape implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        if (sites != null) sites.clear();
         steps.clear();
         outputs.clear();
         saves.clear();

@@ -11,12 +11,40 @@ public final class MemoryStats {
     private static final AtomicLong[] BYTES = {new AtomicLong(), new AtomicLong()};
     private static final AtomicLong[] PEAK = {new AtomicLong(), new AtomicLong()};
 
+    /** -Dhrda.memory.peakTrace=true: remember where each device's peak was reached (a diagnostic: a stack trace per new peak). */
+    private static final boolean PEAK_TRACE = Boolean.getBoolean("hrda.memory.peakTrace");
+    private static final Throwable[] PEAK_AT = new Throwable[2];
+
     private MemoryStats() {}
 
     static void allocated(Device d, long bytes) {
         LIVE[d.ordinal()].incrementAndGet();
         long now = BYTES[d.ordinal()].addAndGet(bytes);
-        PEAK[d.ordinal()].accumulateAndGet(now, Math::max);
+        long before = PEAK[d.ordinal()].getAndAccumulate(now, Math::max);
+        if (PEAK_TRACE && now > before) {
+            synchronized (PEAK_AT) {
+                PEAK_AT[d.ordinal()] = new Throwable("peak " + (now >> 20) + " MiB live, allocating " + bytes + " bytes");
+            }
+        }
+    }
+
+    /**
+     * Where the device's peak (since the last reset) was reached: the engine's frames of the
+     * allocation that set it, innermost first, or null without -Dhrda.memory.peakTrace=true.
+     */
+    public static String peakSite(Device d) {
+        Throwable t;
+        synchronized (PEAK_AT) {
+            t = PEAK_AT[d.ordinal()];
+        }
+        if (t == null) return null;
+        StringBuilder sb = new StringBuilder(t.getMessage());
+        for (StackTraceElement e : t.getStackTrace()) {
+            String c = e.getClassName();
+            if (!c.startsWith("dev.hrda.") || c.startsWith("dev.hrda.tensor.")) continue;
+            sb.append("\n    at ").append(c.substring("dev.hrda.".length())).append('.').append(e.getMethodName()).append(':').append(e.getLineNumber());
+        }
+        return sb.toString();
     }
 
     static void freed(Device d, long bytes) {
