@@ -7,6 +7,7 @@ import dev.hrda.config.ActiveSpec;
 import dev.hrda.config.DatasetSpec;
 import dev.hrda.config.TrainConfig;
 import dev.hrda.config.UdaSpec;
+import dev.hrda.data.ClassBalancedSampler;
 import dev.hrda.data.Converter;
 import dev.hrda.data.DataException;
 import dev.hrda.data.Dataset;
@@ -80,6 +81,7 @@ final class TrainCommand implements Command {
         try (Backend backend = Backends.create(device)) {
             System.out.printf("train %s: %s, %s, %d iterations, seed %d, %s; work dir %s%n", cfg.stem(), plan.model().name(),
                               describe(plan.dacs()), plan.maxIters(), seed, backend.describe(), workDir);
+            if (plan.data().classBalanced() != null) System.out.println(plan.data().classBalanced());
             Trainer.Summary s = Trainer.run(backend, plan, new Trainer.Options(resume, loadFrom, cl.hasOption("detect-anomaly"),
                                                                                !cl.hasOption("quiet"), stopAfter), System.out);
             StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "done: %d iterations in %.0f s", s.iterations(), s.seconds()));
@@ -124,6 +126,12 @@ final class TrainCommand implements Command {
         } else {
             DatasetSpec tgt = d.target();
             data = UdaData.open(src.kind(), src.dataRoot(), src.pipeline(), tgt.kind(), tgt.dataRoot(), tgt.split(), tgt.pipeline(), rcs);
+        }
+        // RIPU: the run's source files, max_iters x samples_per_gpu of them, fixed by the seed (source-free runs do not learn from them)
+        if (d.classBalancedSampling() != null && !(cfg.active() != null && cfg.active().sourceFree())) {
+            data = data.withClassBalanced(ClassBalancedSampler.of(Converter.ensureStats(src.kind(), src.dataRoot(), nproc), data.source(),
+                                                                  (long) cfg.maxIters() * d.samplesPerGpu(), d.classBalancedSampling().subEpoch(),
+                                                                  seed));
         }
         List<Trainer.ValSet> val = new ArrayList<>();
         for (DatasetSpec v : d.val()) {
