@@ -136,7 +136,7 @@ final class TrainCommand implements Command {
         List<Trainer.ValSet> val = new ArrayList<>();
         for (DatasetSpec v : d.val()) {
             val.add(new Trainer.ValSet(v.name(), Dataset.open(v.kind(), v.dataRoot(), v.split(), true), v.pipeline().scaleW(), v.pipeline().scaleH(),
-                                       v.pipeline().flipProb() > 0));
+                                       v.pipeline().flipProb() > 0, v.pipeline().interpolation()));
         }
         var o = cfg.optimizer();
         if (o.type().equals("SGD") && cfg.active() == null) {
@@ -162,6 +162,9 @@ final class TrainCommand implements Command {
         ActiveSpec a = cfg.active();
         if (a == null) return null;
         int[] scale = a.selectScale();
+        // RIPU's selection pass resizes as its test transform does: the first val set's interpolation
+        var interp = cfg.data().val().isEmpty() ? dev.hrda.data.PipelineConfig.Interpolation.BILINEAR
+                                                 : cfg.data().val().get(0).pipeline().interpolation();
         if (scale == null) {
             if (cfg.data().val().isEmpty()) throw new IllegalArgumentException(cfg.where("active.setting") + ": active needs select_scale (or a data.val test scale)");
             var v = cfg.data().val().get(0).pipeline();
@@ -169,7 +172,7 @@ final class TrainCommand implements Command {
         }
         Budget budget = a.regions() ? Budget.ratio(a.ratio()) : Budget.pixels(a.pixels());
         return new RipuSettings(budget, a.selectIters(), a.radiusK(), a.consistentLoss(), a.negativeLoss(), a.negativeThreshold(), scale[0], scale[1],
-                                a.sourceFree());
+                                a.sourceFree(), interp);
     }
 
     /** The uda section as the iteration's settings; source-only without one (no FD, no MIC). */
