@@ -60,25 +60,29 @@ class PipelineTest {
                 try (Pipeline.Prepared p = new Pipeline.Prepared(Path.of("x.png"), keep, size[0], size[1], null, 0, 0)) {
                     int[][] boxes = {{0, 0, 40, 40}, {7, 13, 33, 50}, {size[1] - 30, size[0] - 45, 30, 45}};
                     for (int[] b : boxes) {
-                        byte[] crop = Pipeline.cropResized(p, b[0], b[1], b[2], b[3]);
-                        int maxDiff = 0;
-                        double sum = 0;
-                        for (int y = 0; y < b[2]; y++) {
-                            for (int x = 0; x < b[3] * 3; x++) {
-                                int d = Math.abs((crop[y * b[3] * 3 + x] & 0xFF) - (all[((b[0] + y) * size[0] + b[1]) * 3 + x] & 0xFF));
-                                maxDiff = Math.max(maxDiff, d);
-                                sum += d;
-                            }
-                        }
                         // warpAffine quantises positions to 1/32 pixel; this image is noise (30 levels between neighbours)
-                        String at = "box " + Arrays.toString(b) + " at " + Arrays.toString(size);
-                        assertTrue(maxDiff <= 4, at + ": max diff " + maxDiff);
-                        assertTrue(sum / crop.length < 0.5, at + ": mean diff " + sum / crop.length);
+                        assertCropOf(all, size[0], Pipeline.cropResized(p, b[0], b[1], b[2], b[3]), b, 4, 0.5,
+                                     "box " + Arrays.toString(b) + " at " + Arrays.toString(size));
                     }
                     assertArrayEquals(all, Pipeline.cropResized(p, 0, 0, size[1], size[0]), "whole image: exact resize");
                 }
             }
         }
+    }
+
+    /** {@code crop} (BGR, box {y, x, h, w}) against the same box of {@code all} (BGR, {@code width} wide): max and mean level differences. */
+    private static void assertCropOf(byte[] all, int width, byte[] crop, int[] b, int maxAllowed, double meanAllowed, String at) {
+        int maxDiff = 0;
+        double sum = 0;
+        for (int y = 0; y < b[2]; y++) {
+            for (int x = 0; x < b[3] * 3; x++) {
+                int d = Math.abs((crop[y * b[3] * 3 + x] & 0xFF) - (all[((b[0] + y) * width + b[1]) * 3 + x] & 0xFF));
+                maxDiff = Math.max(maxDiff, d);
+                sum += d;
+            }
+        }
+        assertTrue(maxDiff <= maxAllowed, at + ": max diff " + maxDiff);
+        assertTrue(sum / crop.length < meanAllowed, at + ": mean diff " + sum / crop.length);
     }
 
     /** Bytes of {@code src} resized whole by cv::resize with {@code interp}. */
@@ -124,19 +128,8 @@ class PipelineTest {
                  Pipeline.Prepared p = new Pipeline.Prepared(Path.of("x.png"), keep, size[0], size[1], null, 0, 0)) {
                 byte[] all = cvResize(src, size[0], size[1], INTER_CUBIC);
                 for (int[] b : new int[][] {{0, 0, 40, 40}, {7, 13, 33, 50}, {size[1] - 30, size[0] - 45, 30, 45}}) {
-                    byte[] crop = Pipeline.cropResized(p, b[0], b[1], b[2], b[3], PipelineConfig.Interpolation.BICUBIC);
-                    int maxDiff = 0;
-                    double sum = 0;
-                    for (int y = 0; y < b[2]; y++) {
-                        for (int x = 0; x < b[3] * 3; x++) {
-                            int d = Math.abs((crop[y * b[3] * 3 + x] & 0xFF) - (all[((b[0] + y) * size[0] + b[1]) * 3 + x] & 0xFF));
-                            maxDiff = Math.max(maxDiff, d);
-                            sum += d;
-                        }
-                    }
-                    String at = "box " + Arrays.toString(b) + " at " + Arrays.toString(size);
-                    assertTrue(maxDiff <= 6, at + ": max diff " + maxDiff);
-                    assertTrue(sum / crop.length < 0.75, at + ": mean diff " + sum / crop.length);
+                    assertCropOf(all, size[0], Pipeline.cropResized(p, b[0], b[1], b[2], b[3], PipelineConfig.Interpolation.BICUBIC), b, 6,
+                                 0.75, "bicubic box " + Arrays.toString(b) + " at " + Arrays.toString(size));
                 }
             }
         }
