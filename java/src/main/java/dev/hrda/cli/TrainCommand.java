@@ -7,6 +7,7 @@ import dev.hrda.config.ActiveSpec;
 import dev.hrda.config.DatasetSpec;
 import dev.hrda.config.TrainConfig;
 import dev.hrda.config.UdaSpec;
+import dev.hrda.data.ClassBalancedSampler;
 import dev.hrda.data.Converter;
 import dev.hrda.data.DataException;
 import dev.hrda.data.Dataset;
@@ -80,6 +81,7 @@ final class TrainCommand implements Command {
         try (Backend backend = Backends.create(device)) {
             System.out.printf("train %s: %s, %s, %d iterations, seed %d, %s; work dir %s%n", cfg.stem(), plan.model().name(),
                               describe(plan.dacs()), plan.maxIters(), seed, backend.describe(), workDir);
+            if (plan.data().classBalanced() != null) System.out.println(plan.data().classBalanced());
             Trainer.Summary s = Trainer.run(backend, plan, new Trainer.Options(resume, loadFrom, cl.hasOption("detect-anomaly"),
                                                                                !cl.hasOption("quiet"), stopAfter), System.out);
             StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "done: %d iterations in %.0f s", s.iterations(), s.seconds()));
@@ -125,10 +127,16 @@ final class TrainCommand implements Command {
             DatasetSpec tgt = d.target();
             data = UdaData.open(src.kind(), src.dataRoot(), src.pipeline(), tgt.kind(), tgt.dataRoot(), tgt.split(), tgt.pipeline(), rcs);
         }
+        // RIPU: the run's source files, max_iters x samples_per_gpu of them, fixed by the seed (source-free runs do not learn from them)
+        if (d.classBalancedSampling() != null && !(cfg.active() != null && cfg.active().sourceFree())) {
+            data = data.withClassBalanced(ClassBalancedSampler.of(Converter.ensureStats(src.kind(), src.dataRoot(), nproc), data.source(),
+                                                                  (long) cfg.maxIters() * d.samplesPerGpu(), d.classBalancedSampling().subEpoch(),
+                                                                  seed));
+        }
         List<Trainer.ValSet> val = new ArrayList<>();
         for (DatasetSpec v : d.val()) {
             val.add(new Trainer.ValSet(v.name(), Dataset.open(v.kind(), v.dataRoot(), v.split(), true), v.pipeline().scaleW(), v.pipeline().scaleH(),
-                                       v.pipeline().flipProb() > 0));
+                                       v.pipeline().flipProb() > 0, v.pipeline().interpolation()));
         }
         var o = cfg.optimizer();
         if (o.type().equals("SGD") && cfg.active() == null) {
@@ -154,6 +162,9 @@ final class TrainCommand implements Command {
         ActiveSpec a = cfg.active();
         if (a == null) return null;
         int[] scale = a.selectScale();
+        // RIPU's selection pass resizes as its test transform does: the first val set's interpolation
+        var interp = cfg.data().val().isEmpty() ? dev.hrda.data.PipelineConfig.Interpolation.BILINEAR
+                                                 : cfg.data().val().get(0).pipeline().interpolation();
         if (scale == null) {
             if (cfg.data().val().isEmpty()) throw new IllegalArgumentException(cfg.where("active.setting") + ": active needs select_scale (or a data.val test scale)");
             var v = cfg.data().val().get(0).pipeline();
@@ -161,7 +172,7 @@ final class TrainCommand implements Command {
         }
         Budget budget = a.regions() ? Budget.ratio(a.ratio()) : Budget.pixels(a.pixels());
         return new RipuSettings(budget, a.selectIters(), a.radiusK(), a.consistentLoss(), a.negativeLoss(), a.negativeThreshold(), scale[0], scale[1],
-                                a.sourceFree());
+                                a.sourceFree(), interp);
     }
 
     /** The uda section as the iteration's settings; source-only without one (no FD, no MIC). */

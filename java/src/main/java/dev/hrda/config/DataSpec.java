@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * The {@code data} section: batch size and loader threads per GPU, the labelled source, the
- * unlabelled target (null for source-only training), rare class sampling (null: off), the
+ * unlabelled target (null for source-only training), rare class sampling (null: off), RIPU's
+ * class-balanced source sampling (null: off; not with rare class sampling), the
  * validation sets ({@code data.val}: one data set or a list, evaluated in one run) and the
  * test set.
  *
@@ -16,13 +17,13 @@ import java.util.Map;
  * there is ignored) or a plain data set (mmseg's source-only configs).
  */
 public record DataSpec(int samplesPerGpu, int workersPerGpu, DatasetSpec source, DatasetSpec target, RcsSpec rareClassSampling,
-                       List<DatasetSpec> val, DatasetSpec test) {
+                       ClassBalancedSpec classBalancedSampling, List<DatasetSpec> val, DatasetSpec test) {
     public DataSpec {
         val = List.copyOf(val);
     }
 
     static final String[] KEYS = {"samples_per_gpu", "workers_per_gpu", "train", "val", "test"};
-    private static final String[] TRAIN_KEYS = {"type", "source", "target", "rare_class_sampling", "sync_crop_size"};
+    private static final String[] TRAIN_KEYS = {"type", "source", "target", "rare_class_sampling", ClassBalancedSpec.KEY, "sync_crop_size"};
 
     /** @param active RIPU (the active section): the target is kept with its labels even when uda is source-only */
     static DataSpec bind(Section s, UdaSpec uda, boolean active) {
@@ -31,6 +32,7 @@ public record DataSpec(int samplesPerGpu, int workersPerGpu, DatasetSpec source,
         String trainType = td.get("type") instanceof Node.Leaf l && l.value() instanceof String t ? t : null;
         DatasetSpec source, target = null;
         RcsSpec rcs = null;
+        ClassBalancedSpec cbs = null;
         if ("UDADataset".equals(trainType) || "DGDataset".equals(trainType)) {
             Section t = s.section("train", TRAIN_KEYS);
             t.fixed("sync_crop_size", null, "HRDA's crop-size study only");
@@ -48,6 +50,12 @@ public record DataSpec(int samplesPerGpu, int workersPerGpu, DatasetSpec source,
             if (isUda && (!uda.sourceOnly() || active)) target = tg;
             Section r = t.optSection("rare_class_sampling", "min_pixels", "class_temp", "min_crop_ratio");
             if (r != null) rcs = RcsSpec.bind(r);
+            Section b = t.optSection(ClassBalancedSpec.KEY, "sub_epoch");
+            if (b != null) cbs = ClassBalancedSpec.bind(b);
+            if (rcs != null && cbs != null) {
+                throw t.error(ClassBalancedSpec.KEY, "excludes data.train.rare_class_sampling (one way to draw the source: "
+                                                     + "rare_class_sampling for DAFormer/HRDA, class_balanced_sampling for RIPU)");
+            }
         } else {
             if (uda != null && !uda.sourceOnly()) {
                 throw s.error("train", "uda " + uda.type() + " needs a UDADataset (source and target), got " + (trainType == null ? "no type" : "'" + trainType + "'"));
@@ -72,6 +80,6 @@ public record DataSpec(int samplesPerGpu, int workersPerGpu, DatasetSpec source,
             if (count.get(d.name()) > 1) val.set(i, d.named(d.name() + "_" + d.split().replace('/', '_')));
         }
         DatasetSpec test = s.has("test") ? DatasetSpec.bind(s.section("test", DatasetSpec.KEYS), DatasetSpec.Role.EVAL) : null;
-        return new DataSpec(s.integer("samples_per_gpu", 1, 4096), s.integer("workers_per_gpu", 1, 0, 256), source, target, rcs, val, test);
+        return new DataSpec(s.integer("samples_per_gpu", 1, 4096), s.integer("workers_per_gpu", 1, 0, 256), source, target, rcs, cbs, val, test);
     }
 }

@@ -40,6 +40,7 @@ final class Pipelines {
         double catMaxRatio = 1, flipProb;
         float[] mean, std;
         boolean labels, msfa, keepRatio = true;
+        PipelineConfig.Interpolation interpolation = PipelineConfig.Interpolation.BILINEAR;
     }
 
     /** The training pipeline (source or target) of a data set's section. */
@@ -51,7 +52,8 @@ final class Pipelines {
             throw dataset.error("pipeline", "Pad size must be the RandomCrop crop_size (" + s.cropH + "x" + s.cropW + "), got " + s.padH + "x" + s.padW);
         }
         return new PipelineConfig(s.scaleW, s.scaleH, s.cropH, s.cropW, s.catMaxRatio, s.flipProb, s.mean, s.std,
-                                  withLabel && s.labels, validMargins, 2048, 1024, PipelineConfig.InvalidLabels.REFUSE, s.keepRatio);
+                                  withLabel && s.labels, validMargins, 2048, 1024, PipelineConfig.InvalidLabels.REFUSE, s.keepRatio,
+                                  s.interpolation);
     }
 
     /** The test pipeline (val / test) of a data set's section: resize and normalise; the label stays at its size. */
@@ -60,7 +62,7 @@ final class Pipelines {
         steps(dataset.key("pipeline"), dataset.list("pipeline", false), s, true);
         if (s.mean == null) throw dataset.error("pipeline", "needs a Normalize step");
         return new PipelineConfig(s.scaleW, s.scaleH, 0, 0, 1, s.flipProb, s.mean, s.std, true, null, 2048, 1024,
-                                  PipelineConfig.InvalidLabels.REFUSE, s.keepRatio);
+                                  PipelineConfig.InvalidLabels.REFUSE, s.keepRatio, s.interpolation);
     }
 
     private static void steps(String path, List<Node> list, Steps s, boolean test) {
@@ -106,8 +108,11 @@ final class Pipelines {
                 s.labels = true;
             }
             case "Resize" -> {
-                Section st = Section.item(at, n, "a step", "type", "img_scale", "keep_ratio", "ratio_range", "multiscale_mode");
+                Section st = Section.item(at, n, "a step", "type", "img_scale", "keep_ratio", "ratio_range", "multiscale_mode",
+                                          "interpolation");
                 if (st.has("keep_ratio") && !st.flag("keep_ratio")) s.keepRatio = false;  // exactly img_scale (RIPU's 1280x720 GTA frames)
+                // mmcv imresize's interpolation for the image (RIPU: bicubic); labels stay nearest
+                s.interpolation = PipelineConfig.Interpolation.of(st.choice("interpolation", "bilinear", PipelineConfig.Interpolation.keys()));
                 st.fixed("ratio_range", null, "a single scale");
                 st.fixed("multiscale_mode", "range", "a single scale");
                 if (s.msfa) {

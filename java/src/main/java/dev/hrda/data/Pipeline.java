@@ -12,6 +12,7 @@ import java.util.SplittableRandom;
 
 import static org.bytedeco.opencv.global.opencv_core.BORDER_REPLICATE;
 import static org.bytedeco.opencv.global.opencv_core.CV_64F;
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_CUBIC;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
 import static org.bytedeco.opencv.global.opencv_imgproc.WARP_INVERSE_MAP;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
@@ -19,7 +20,7 @@ import static org.bytedeco.opencv.global.opencv_imgproc.warpAffine;
 
 /**
  * Runs a {@link PipelineConfig} on one image (and label): load, Resize (keep ratio, bilinear
- * image, nearest label), RandomCrop (cat_max_ratio), RandomFlip, Normalize (BGR to RGB, mean/std,
+ * or bicubic image, nearest label), RandomCrop (cat_max_ratio), RandomFlip, Normalize (BGR to RGB, mean/std,
  * CHW), Pad (image 0, label 255, mask 0). The validity mask is defined on the resized image and
  * goes through the same crop and flip.
  *
@@ -38,7 +39,7 @@ public final class Pipeline {
 
     /**
      * A decoded image with its label. The image stays at its decoded size: only the crop that
-     * {@link #finish} takes is resampled (bilinear, as if the whole image had been resized to
+     * {@link #finish} takes is resampled (bilinear or bicubic, as if the whole image had been resized to
      * {@code width x height} first), which saves most of the resize work for HRDA's 2560x1407
      * source frames. The label (small, and needed whole for cat_max_ratio and rare class
      * sampling) is resized at once. Close it to free the native image.
@@ -275,13 +276,20 @@ public final class Pipeline {
         return histogram(p, box)[c];
     }
 
-    /**
-     * Pixels [y0, y0+ch) x [x0, x0+cw) of the image resized (bilinear) to p.width x p.height,
-     * as BGR bytes. Only the crop is computed: warpAffine with the mapping cv::resize uses
-     * (src = (dst + 0.5) * src/dst - 0.5, borders replicated); values agree with resizing the
-     * whole image to within rounding (at most 1-2 levels).
-     */
     static byte[] cropResized(Prepared p, int y0, int x0, int ch, int cw) {
+        return cropResized(p, y0, x0, ch, cw, PipelineConfig.Interpolation.BILINEAR);
+    }
+
+    /**
+     * Pixels [y0, y0+ch) x [x0, x0+cw) of the image resized (bilinear: INTER_LINEAR, bicubic:
+     * INTER_CUBIC, OpenCV's a = -0.75 kernel, not PIL's a = -0.5 antialiased one) to p.width x
+     * p.height, as BGR bytes. The whole image is cv::resize itself. A crop is computed alone:
+     * warpAffine with the mapping cv::resize uses (src = (dst + 0.5) * src/dst - 0.5, borders
+     * replicated, as cv::resize clamps its taps); values agree with resizing the whole image to
+     * within rounding (warpAffine quantises positions to 1/32 pixel).
+     */
+    static byte[] cropResized(Prepared p, int y0, int x0, int ch, int cw, PipelineConfig.Interpolation interpolation) {
+        int interp = interpolation == PipelineConfig.Interpolation.BICUBIC ? INTER_CUBIC : INTER_LINEAR;
         int sw = p.image.cols(), sh = p.image.rows();
         if (sw == p.width && sh == p.height) {
             try (Rect r = new Rect(x0, y0, cw, ch); Mat roi = new Mat(p.image, r)) {
@@ -291,7 +299,7 @@ public final class Pipeline {
         try (Mat out = new Mat()) {
             if (x0 == 0 && y0 == 0 && cw == p.width && ch == p.height) {
                 try (Size sz = new Size(p.width, p.height)) {
-                    resize(p.image, out, sz, 0, 0, INTER_LINEAR);
+                    resize(p.image, out, sz, 0, 0, interp);
                 }
             } else {
                 double sx = 1.0 / ((double) p.width / sw), sy = 1.0 / ((double) p.height / sh);
@@ -301,7 +309,7 @@ public final class Pipeline {
                         dp.capacity(6);
                         dp.put(a);
                     }
-                    warpAffine(p.image, out, m, sz, INTER_LINEAR | WARP_INVERSE_MAP, BORDER_REPLICATE, zero);
+                    warpAffine(p.image, out, m, sz, interp | WARP_INVERSE_MAP, BORDER_REPLICATE, zero);
                 }
             }
             return Images.toBytes(out);
@@ -332,7 +340,7 @@ public final class Pipeline {
         int oh = cfg.cropH() > 0 ? Math.max(cfg.cropH(), ch) : ch;
         int ow = cfg.cropW() > 0 ? Math.max(cfg.cropW(), cw) : cw;
         // image: crop -> bytes (BGR HWC) -> flip + normalise + CHW + pad
-        byte[] bgr = cropResized(p, y0, x0, ch, cw);
+        byte[] bgr = cropResized(p, y0, x0, ch, cw, cfg.interpolation());
         float[] img = new float[3 * oh * ow];
         float[] mean = cfg.mean(), std = cfg.std();
         float m0 = mean[0], m1 = mean[1], m2 = mean[2];

@@ -16,10 +16,40 @@ package dev.hrda.data;
  * @param invalidLabels what to do with train-id labels holding values outside 0..18 and 255
  * @param keepRatio    mmseg's Resize keep_ratio: true scales into the (long, short) edges; false
  *                     resizes to exactly scaleW x scaleH (RIPU's 1280x720 GTA frames)
+ * @param interpolation the image's Resize interpolation (mmcv imresize's {@code interpolation});
+ *                     labels are always resized nearest
  */
 public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, double catMaxRatio, double flipProb,
                              float[] mean, float[] std, boolean withLabel, int[] validMargins, int refW, int refH,
-                             InvalidLabels invalidLabels, boolean keepRatio) {
+                             InvalidLabels invalidLabels, boolean keepRatio, Interpolation interpolation) {
+
+    /**
+     * Image interpolation of Resize: OpenCV's INTER_LINEAR (mmcv's default) or INTER_CUBIC
+     * (RIPU's transform.Resize resizes images with PIL's BICUBIC). OpenCV's bicubic kernel has
+     * a = -0.75 and does not antialias; PIL's has a = -0.5 and widens its support when
+     * downscaling, so a bicubic downscale here is sharper than RIPU's, and not emulated.
+     */
+    public enum Interpolation {
+        BILINEAR("bilinear"), BICUBIC("bicubic");
+
+        private final String key;
+
+        Interpolation(String key) { this.key = key; }
+
+        /** The config value (mmcv's name). */
+        public String key() { return key; }
+
+        /** The config values, in order. */
+        public static String[] keys() {
+            return java.util.Arrays.stream(values()).map(Interpolation::key).toArray(String[]::new);
+        }
+
+        /** The value of a config's {@code interpolation} key, or null if unknown. */
+        public static Interpolation of(String key) {
+            for (Interpolation i : values()) if (i.key.equals(key)) return i;
+            return null;
+        }
+    }
 
     public enum InvalidLabels {
         /** Refuse the file, naming it and the number of bad pixels (default). */
@@ -36,17 +66,32 @@ public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, doubl
     public PipelineConfig {
         if (cropH < 0 || cropW < 0 || (cropH == 0) != (cropW == 0)) throw new IllegalArgumentException("bad crop size");
         if (validMargins != null && validMargins.length != 4) throw new IllegalArgumentException("margins: top, bottom, left, right");
+        if (interpolation == null) interpolation = Interpolation.BILINEAR;
+    }
+
+    /** A bilinear pipeline. */
+    public PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, double catMaxRatio, double flipProb, float[] mean, float[] std,
+                          boolean withLabel, int[] validMargins, int refW, int refH, InvalidLabels invalidLabels, boolean keepRatio) {
+        this(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio,
+             Interpolation.BILINEAR);
     }
 
     /** A keep-ratio pipeline (mmseg's default Resize). */
     public PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, double catMaxRatio, double flipProb, float[] mean, float[] std,
                           boolean withLabel, int[] validMargins, int refW, int refH, InvalidLabels invalidLabels) {
-        this(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, true);
+        this(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, true,
+             Interpolation.BILINEAR);
     }
 
     /** The same pipeline resizing to exactly scaleW x scaleH ({@code false}) or keeping the ratio. */
     public PipelineConfig withKeepRatio(boolean on) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, on);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, on, interpolation);
+    }
+
+    /** The same pipeline with another image interpolation. */
+    public PipelineConfig withInterpolation(Interpolation i) {
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels,
+                                  keepRatio, i);
     }
 
     /** Labelled source: resize, crop with cat_max_ratio 0.75, flip 0.5, normalise, pad. */
@@ -73,35 +118,35 @@ public record PipelineConfig(int scaleW, int scaleH, int cropH, int cropW, doubl
     public static PipelineConfig daformerCityscapesTarget() { return target(1024, 512, 512).withValidMargins(null); }
 
     public PipelineConfig withLabel(boolean on) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, on, validMargins, refW, refH, invalidLabels, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, on, validMargins, refW, refH, invalidLabels, keepRatio, interpolation);
     }
 
     public PipelineConfig withCatMaxRatio(double r) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, r, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, r, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio, interpolation);
     }
 
     public PipelineConfig withFlipProb(double p) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, p, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, p, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio, interpolation);
     }
 
     public PipelineConfig withValidMargins(int[] m) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refW, refH, invalidLabels, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refW, refH, invalidLabels, keepRatio, interpolation);
     }
 
     public PipelineConfig withValidMargins(int[] m, int refWidth, int refHeight) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refWidth, refHeight, invalidLabels, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, m, refWidth, refHeight, invalidLabels, keepRatio, interpolation);
     }
 
     public PipelineConfig withInvalidLabels(InvalidLabels p) {
-        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, p, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, p, keepRatio, interpolation);
     }
 
     public PipelineConfig withScale(int w, int h) {
-        return new PipelineConfig(w, h, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
+        return new PipelineConfig(w, h, cropH, cropW, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio, interpolation);
     }
 
     public PipelineConfig withCrop(int h, int w) {
-        return new PipelineConfig(scaleW, scaleH, h, w, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio);
+        return new PipelineConfig(scaleW, scaleH, h, w, catMaxRatio, flipProb, mean, std, withLabel, validMargins, refW, refH, invalidLabels, keepRatio, interpolation);
     }
 
     /**

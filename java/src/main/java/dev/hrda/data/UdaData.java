@@ -9,23 +9,38 @@ import java.util.SplittableRandom;
 
 /**
  * The UDA training data (DAFormer's UDADataset): each step draws a source sample (rare class
- * sampling when enabled, else uniform) and a target sample (uniform). Deterministic: batch i
- * uses random numbers derived from (seed, i) only.
+ * sampling when enabled, RIPU's class-balanced file order when enabled, else uniform) and a
+ * target sample (uniform). Deterministic: batch i uses random numbers derived from (seed, i)
+ * only; with class-balanced sampling, source item j of batch i is file
+ * {@code order[i * batchSize + j]} of the precomputed order.
  */
 public final class UdaData {
     private final Dataset source, target;
     private final Pipeline sourcePipe, targetPipe;
     private final RareClassSampler rcs;
+    private final ClassBalancedSampler cbs;
     /** RIPU's active labels: the label edit of target item i, or null (unlabelled target: UDA). */
     private volatile java.util.function.IntFunction<Pipeline.LabelEdit> targetLabels;
 
     public UdaData(Dataset source, Pipeline sourcePipe, Dataset target, Pipeline targetPipe, RareClassSampler rcs) {
+        this(source, sourcePipe, target, targetPipe, rcs, null);
+    }
+
+    /** @param cbs RIPU's class-balanced source order (built from {@code source}), or null; not with {@code rcs} */
+    public UdaData(Dataset source, Pipeline sourcePipe, Dataset target, Pipeline targetPipe, RareClassSampler rcs,
+                   ClassBalancedSampler cbs) {
         this.source = source;
         this.target = target;
         this.sourcePipe = sourcePipe;
         this.targetPipe = targetPipe;
         this.rcs = rcs;
+        this.cbs = cbs;
         if (source == null) throw new IllegalArgumentException("source data set required");
+        if (rcs != null && cbs != null) throw new IllegalArgumentException("rare class sampling and class-balanced sampling exclude each other");
+        if (cbs != null && cbs.files() != source.size()) {
+            throw new IllegalArgumentException("class-balanced sampling built for " + cbs.files() + " files, the source " + source + " has "
+                                               + source.size());
+        }
         if (rcs != null) {
             for (int c : rcs.classes()) {
                 for (String f : rcs.filesWith(c)) {
@@ -42,6 +57,14 @@ public final class UdaData {
     public Dataset source() { return source; }
     public Dataset target() { return target; }
     public RareClassSampler rcs() { return rcs; }
+    public ClassBalancedSampler classBalanced() { return cbs; }
+
+    /** The same data with RIPU's class-balanced source order (built from {@link #source()}); target labels are kept. */
+    public UdaData withClassBalanced(ClassBalancedSampler order) {
+        UdaData d = new UdaData(source, sourcePipe, target, targetPipe, rcs, order);
+        d.targetLabels = targetLabels;
+        return d;
+    }
 
     /** Random numbers of item {@code index} of a run with {@code seed}. */
     public static SplittableRandom rng(long seed, long index) {
@@ -59,7 +82,15 @@ public final class UdaData {
         return drawSource(rng).sample();
     }
 
+    /** Source item {@code item} of the run (batch index x batch size + j): the class-balanced order's file, else {@link #drawSource(SplittableRandom)}. */
+    public SourceDraw drawSource(SplittableRandom rng, long item) {
+        if (cbs == null) return drawSource(rng);
+        int idx = cbs.index(item);
+        return new SourceDraw(-1, idx, sourcePipe.load(source.get(idx), rng));
+    }
+
     public SourceDraw drawSource(SplittableRandom rng) {
+        if (cbs != null) throw new IllegalStateException("class-balanced sampling reads the file of an item: use drawSource(rng, item)");
         if (rcs == null) {
             int idx = rng.nextInt(source.size());
             return new SourceDraw(-1, idx, sourcePipe.load(source.get(idx), rng));
@@ -86,7 +117,7 @@ public final class UdaData {
     public Batch sourceBatch(long seed, long index, int batchSize, Batch.BufferSource buffers) {
         SplittableRandom rng = rng(seed, index);
         List<Sample> src = new ArrayList<>(batchSize);
-        for (int i = 0; i < batchSize; i++) src.add(sampleSource(rng.split()));
+        for (int i = 0; i < batchSize; i++) src.add(drawSource(rng.split(), index * batchSize + i).sample());
         return Batch.of(src, buffers);
     }
 
@@ -121,7 +152,7 @@ public final class UdaData {
         List<Sample> src = new ArrayList<>(batchSize), tgt = new ArrayList<>(batchSize);
         for (int i = 0; i < batchSize; i++) {
             SplittableRandom r = rng.split();
-            src.add(sampleSource(r));
+            src.add(drawSource(r, index * batchSize + i).sample());
             tgt.add(sampleTarget(r));
         }
         Batch s = Batch.of(src, buffers);

@@ -62,11 +62,16 @@ public final class Predictor {
      * one mirrored back) are averaged before the arg-max.
      */
     public Predictor(Segmentor model, int scaleW, int scaleH, boolean flip) {
+        this(model, scaleW, scaleH, flip, PipelineConfig.Interpolation.BILINEAR);
+    }
+
+    /** With the test pipeline's Resize interpolation (RIPU's test transform resizes bicubically). */
+    public Predictor(Segmentor model, int scaleW, int scaleH, boolean flip, PipelineConfig.Interpolation interpolation) {
         this.flip = flip;
         if (model.config.numClasses() > ConfusionMatrix.IGNORE) throw new IllegalArgumentException("more than 255 classes do not fit a byte");
         this.model = model;
         // labels are read where an item has one (at their original size), never required here
-        this.pipeline = new Pipeline(PipelineConfig.test(scaleW, scaleH).withLabel(false));
+        this.pipeline = new Pipeline(PipelineConfig.test(scaleW, scaleH).withLabel(false).withInterpolation(interpolation));
         Tensor anyParameter = model.parameters().get(0);
         this.backend = anyParameter.backend();
         this.dtype = anyParameter.dtype();

@@ -1,6 +1,7 @@
 package dev.hrda.ripu;
 
 import dev.hrda.active.Budget;
+import dev.hrda.data.PipelineConfig;
 
 import java.util.Arrays;
 
@@ -17,10 +18,18 @@ import java.util.Arrays;
  * @param tau          negative learning threshold (0.05)
  * @param selectW      the selection pass's input width (keep-ratio resize; RIPU 1280), so selectH (640)
  * @param sourceFree   no source terms (train_source_free.py)
+ * @param selectInterpolation the selection pass's image resize (RIPU's active transform: bicubic); null: bilinear
  */
 public record RipuSettings(Budget budget, int[] selectIters, int radiusK, double lcrWeight, double nlWeight, double tau, int selectW,
-                           int selectH, boolean sourceFree) {
+                           int selectH, boolean sourceFree, PipelineConfig.Interpolation selectInterpolation) {
+    /** Bilinear selection resizing. */
+    public RipuSettings(Budget budget, int[] selectIters, int radiusK, double lcrWeight, double nlWeight, double tau, int selectW,
+                        int selectH, boolean sourceFree) {
+        this(budget, selectIters, radiusK, lcrWeight, nlWeight, tau, selectW, selectH, sourceFree, PipelineConfig.Interpolation.BILINEAR);
+    }
+
     public RipuSettings {
+        if (selectInterpolation == null) selectInterpolation = PipelineConfig.Interpolation.BILINEAR;
         if (selectIters.length == 0) throw new IllegalArgumentException("RIPU needs at least one selection round");
         if (selectW < 1 || selectH < 1) throw new IllegalArgumentException("selection scale " + selectW + "x" + selectH + " must be positive");
         selectIters = selectIters.clone();

@@ -44,7 +44,12 @@ public final class SelectionRound {
 
     /** The pipeline of the selection pass: keep-ratio resize to the selection scale, normalise; a label, where the item has one, at its size. */
     public static Pipeline pipeline(int scaleW, int scaleH) {
-        return new Pipeline(PipelineConfig.test(scaleW, scaleH).withLabel(false));
+        return pipeline(scaleW, scaleH, PipelineConfig.Interpolation.BILINEAR);
+    }
+
+    /** {@link #pipeline(int, int)} resizing the image with {@code interpolation} (RIPU: bicubic). */
+    public static Pipeline pipeline(int scaleW, int scaleH, PipelineConfig.Interpolation interpolation) {
+        return new Pipeline(PipelineConfig.test(scaleW, scaleH).withLabel(false).withInterpolation(interpolation));
     }
 
     /**
@@ -89,7 +94,7 @@ public final class SelectionRound {
     public static Stats run(EncoderDecoder model, ActiveLabels labels, RipuSettings s, int round, long iteration) {
         long t0 = System.nanoTime();
         Dataset target = labels.target();
-        Pipeline pipe = pipeline(s.selectW(), s.selectH());
+        Pipeline pipe = pipeline(s.selectW(), s.selectH(), s.selectInterpolation());
         boolean training = model.training(), stochastic = model.isStochastic();
         model.train(false);
         long added = 0;

@@ -5,6 +5,7 @@ import dev.hrda.backend.Backend;
 import dev.hrda.data.BufferPool;
 import dev.hrda.data.Dataset;
 import dev.hrda.data.LabelMaps;
+import dev.hrda.data.PipelineConfig;
 import dev.hrda.data.Loader;
 import dev.hrda.data.UdaBatch;
 import dev.hrda.data.UdaData;
@@ -59,8 +60,19 @@ import java.util.stream.Stream;
  * bit for bit as if it had not stopped.
  */
 public final class Trainer {
-    /** A validation set: evaluated every evaluation interval, at its test scale (with flip averaging when {@code flip}). */
-    public record ValSet(String name, Dataset dataset, int scaleW, int scaleH, boolean flip) {
+    /**
+     * A validation set: evaluated every evaluation interval, at its test scale (with flip averaging
+     * when {@code flip}), the image resized with {@code interpolation} (null: bilinear).
+     */
+    public record ValSet(String name, Dataset dataset, int scaleW, int scaleH, boolean flip, PipelineConfig.Interpolation interpolation) {
+        public ValSet {
+            if (interpolation == null) interpolation = PipelineConfig.Interpolation.BILINEAR;
+        }
+
+        public ValSet(String name, Dataset dataset, int scaleW, int scaleH, boolean flip) {
+            this(name, dataset, scaleW, scaleH, flip, PipelineConfig.Interpolation.BILINEAR);
+        }
+
         public ValSet(String name, Dataset dataset, int scaleW, int scaleH) {
             this(name, dataset, scaleW, scaleH, false);
         }
@@ -482,7 +494,7 @@ public final class Trainer {
         boolean prefix = p.val().size() > 1;
         try {
             for (ValSet v : p.val()) {
-                Evaluator ev = new Evaluator(new Predictor(student, v.scaleW(), v.scaleH(), v.flip()), LabelMaps.CLASSES.subList(0, p.model().numClasses()));
+                Evaluator ev = new Evaluator(new Predictor(student, v.scaleW(), v.scaleH(), v.flip(), v.interpolation()), LabelMaps.CLASSES.subList(0, p.model().numClasses()));
                 for (Dataset.Item item : v.dataset().items()) ev.add(item);
                 SegMetrics sm = ev.metrics();
                 out.put(v.name(), sm);

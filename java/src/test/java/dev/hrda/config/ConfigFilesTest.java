@@ -399,5 +399,55 @@ class ConfigFilesTest {
         assertArrayEquals(new int[] {0, 2000, 4000, 6000, 8000}, sf.active().selectIters());
         assertEquals(9, sf.active().radiusK());
         assertEquals(30000, sf.maxIters());
+        // RIPU's data pipeline: class-balanced source sub-epochs of 3000, bicubic image resizing (train and test)
+        for (String f : new String[] {"ripu/gtav2cityscapes_deeplabv2_r101_RA.yaml", "ripu/synthia2cityscapes_deeplabv2_r101_RA.yaml",
+                                      "ripu/gtav2cityscapes_deeplabv3plus_r101_RA.yaml"}) {
+            DataSpec d = load(f).data();
+            assertEquals(new ClassBalancedSpec(3000), d.classBalancedSampling(), f);
+            assertNull(d.rareClassSampling(), f);
+            assertEquals(PipelineConfig.Interpolation.BICUBIC, d.source().pipeline().interpolation(), f);
+            assertEquals(PipelineConfig.Interpolation.BICUBIC, d.target().pipeline().interpolation(), f);
+            assertEquals(PipelineConfig.Interpolation.BICUBIC, d.val().get(0).pipeline().interpolation(), f);
+        }
+        // the synthetic demo keeps mmcv's defaults
+        DataSpec demo = load("ripu/synth_ripu_ra_daformer_small.yaml").data();
+        assertNull(demo.classBalancedSampling());
+        assertEquals(PipelineConfig.Interpolation.BILINEAR, demo.source().pipeline().interpolation());
+    }
+
+    private static Path over(Path dir, String name, String... lines) throws IOException {
+        Path base = configs().resolve("ripu/gtav2cityscapes_deeplabv2_r101_RA.yaml").toAbsolutePath();
+        Path f = dir.resolve(name);
+        Files.writeString(f, "_base_: [" + base + "]\n" + String.join("\n", lines) + "\n");
+        return f;
+    }
+
+    @Test
+    void classBalancedSamplingAndInterpolationBindOrFailNamingTheKeys(@TempDir Path tmp) throws IOException {
+        TrainConfig c = TrainConfig.load(over(tmp, "a.yaml", "data: {train: {class_balanced_sampling: {sub_epoch: 500}}}"));
+        assertEquals(new ClassBalancedSpec(500), c.data().classBalancedSampling());
+        TrainConfig dflt = TrainConfig.load(over(tmp, "b.yaml", "data: {train: {class_balanced_sampling: {}}}"));
+        assertEquals(new ClassBalancedSpec(3000), dflt.data().classBalancedSampling());
+        ConfigException both = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> TrainConfig.load(
+                over(tmp, "c.yaml", "data: {train: {rare_class_sampling: {min_pixels: 3000, class_temp: 0.01, min_crop_ratio: 0.5}}}")));
+        assertTrue(both.getMessage().contains("data.train.class_balanced_sampling") && both.getMessage().contains("data.train.rare_class_sampling"),
+                   both.getMessage());
+        ConfigException zero = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> TrainConfig.load(
+                over(tmp, "d.yaml", "data: {train: {class_balanced_sampling: {sub_epoch: 0}}}")));
+        assertTrue(zero.getMessage().contains("sub_epoch"), zero.getMessage());
+        ConfigException unknown = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> TrainConfig.load(
+                over(tmp, "e.yaml", "data: {train: {class_balanced_sampling: {sub_epochs: 10}}}")));
+        assertTrue(unknown.getMessage().contains("sub_epochs"), unknown.getMessage());
+        // Resize interpolation: bilinear (the default), bicubic; anything else names the key and the accepted values
+        Path bilinear = over(tmp, "f.yaml", "data: {train: {source: {pipeline: [",
+                             "  {type: LoadImageFromFile}, {type: LoadAnnotations},",
+                             "  {type: Resize, img_scale: [1280, 720], keep_ratio: false, interpolation: bilinear},",
+                             "  {type: RandomCrop, crop_size: [720, 1280]},",
+                             "  {type: Normalize, mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], to_rgb: true}]}}}");
+        assertEquals(PipelineConfig.Interpolation.BILINEAR, TrainConfig.load(bilinear).data().source().pipeline().interpolation());
+        ConfigException area = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> TrainConfig.load(
+                over(tmp, "g.yaml", Files.readString(bilinear).lines().skip(1).map(l -> l.replace("bilinear", "area")).toArray(String[]::new))));
+        String m = area.getMessage();
+        assertTrue(m.contains("data.train.source.pipeline[2].interpolation") && m.contains("'area'") && m.contains("bilinear, bicubic"), m);
     }
 }

@@ -11,6 +11,8 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC3;
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_CUBIC;
+import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_NEAREST;
 import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -58,24 +60,90 @@ class PipelineTest {
                 try (Pipeline.Prepared p = new Pipeline.Prepared(Path.of("x.png"), keep, size[0], size[1], null, 0, 0)) {
                     int[][] boxes = {{0, 0, 40, 40}, {7, 13, 33, 50}, {size[1] - 30, size[0] - 45, 30, 45}};
                     for (int[] b : boxes) {
-                        byte[] crop = Pipeline.cropResized(p, b[0], b[1], b[2], b[3]);
-                        int maxDiff = 0;
-                        double sum = 0;
-                        for (int y = 0; y < b[2]; y++) {
-                            for (int x = 0; x < b[3] * 3; x++) {
-                                int d = Math.abs((crop[y * b[3] * 3 + x] & 0xFF) - (all[((b[0] + y) * size[0] + b[1]) * 3 + x] & 0xFF));
-                                maxDiff = Math.max(maxDiff, d);
-                                sum += d;
-                            }
-                        }
                         // warpAffine quantises positions to 1/32 pixel; this image is noise (30 levels between neighbours)
-                        String at = "box " + Arrays.toString(b) + " at " + Arrays.toString(size);
-                        assertTrue(maxDiff <= 4, at + ": max diff " + maxDiff);
-                        assertTrue(sum / crop.length < 0.5, at + ": mean diff " + sum / crop.length);
+                        assertCropOf(all, size[0], Pipeline.cropResized(p, b[0], b[1], b[2], b[3]), b, 4, 0.5,
+                                     "box " + Arrays.toString(b) + " at " + Arrays.toString(size));
                     }
                     assertArrayEquals(all, Pipeline.cropResized(p, 0, 0, size[1], size[0]), "whole image: exact resize");
                 }
             }
+        }
+    }
+
+    /** {@code crop} (BGR, box {y, x, h, w}) against the same box of {@code all} (BGR, {@code width} wide): max and mean level differences. */
+    private static void assertCropOf(byte[] all, int width, byte[] crop, int[] b, int maxAllowed, double meanAllowed, String at) {
+        int maxDiff = 0;
+        double sum = 0;
+        for (int y = 0; y < b[2]; y++) {
+            for (int x = 0; x < b[3] * 3; x++) {
+                int d = Math.abs((crop[y * b[3] * 3 + x] & 0xFF) - (all[((b[0] + y) * width + b[1]) * 3 + x] & 0xFF));
+                maxDiff = Math.max(maxDiff, d);
+                sum += d;
+            }
+        }
+        assertTrue(maxDiff <= maxAllowed, at + ": max diff " + maxDiff);
+        assertTrue(sum / crop.length < meanAllowed, at + ": mean diff " + sum / crop.length);
+    }
+
+    /** Bytes of {@code src} resized whole by cv::resize with {@code interp}. */
+    private static byte[] cvResize(Mat src, int w, int h, int interp) {
+        try (Mat out = new Mat(); Size sz = new Size(w, h)) {
+            resize(src, out, sz, 0, 0, interp);
+            return Images.toBytes(out);
+        }
+    }
+
+    @Test
+    void bicubicResizeIsOpenCvsInterCubicAndDiffersFromBilinear(@TempDir Path tmp) throws Exception {
+        int sw = 191, sh = 105;
+        SplittableRandom r = new SplittableRandom(11);
+        byte[] bgr = new byte[sw * sh * 3];
+        for (int i = 0; i < bgr.length; i++) bgr[i] = (byte) r.nextInt(256); // noise: the kernels differ most
+        byte[] smooth = new byte[sw * sh * 3];
+        for (int i = 0; i < smooth.length; i++) smooth[i] = (byte) (((i / 3) % sw) + r.nextInt(30));
+        for (int[] size : new int[][] {{256, 141}, {128, 72}}) { // up- and downscaling (RIPU: 1914x1052 -> 1280x720)
+            try (Mat src = Images.bgrMat(bgr, sw, sh); Mat keep = src.clone();
+                 Pipeline.Prepared p = new Pipeline.Prepared(Path.of("x.png"), keep, size[0], size[1], null, 0, 0)) {
+                byte[] cubic = cvResize(src, size[0], size[1], INTER_CUBIC), linear = cvResize(src, size[0], size[1], INTER_LINEAR);
+                byte[] poison = new byte[cubic.length];
+                Arrays.fill(poison, (byte) 0x5A);
+                byte[] mine = Pipeline.cropResized(p, 0, 0, size[1], size[0], PipelineConfig.Interpolation.BICUBIC);
+                assertFalse(Arrays.equals(poison, mine));
+                assertArrayEquals(cubic, mine, "whole image: cv::resize INTER_CUBIC itself at " + Arrays.toString(size));
+                assertArrayEquals(linear, Pipeline.cropResized(p, 0, 0, size[1], size[0], PipelineConfig.Interpolation.BILINEAR));
+                int differ = 0;
+                for (int i = 0; i < cubic.length; i++) if (cubic[i] != linear[i]) differ++;
+                assertTrue(differ > cubic.length / 2, "bicubic and bilinear differ on noise: " + differ + " of " + cubic.length);
+
+                // finish(): the configured interpolation, normalised (R channel of pixel (y, x) from BGR byte 2)
+                Pipeline pipe = new Pipeline(PipelineConfig.test(size[0], size[1]).withLabel(false)
+                                                             .withInterpolation(PipelineConfig.Interpolation.BICUBIC));
+                Sample smp = pipe.finish(p, new int[] {0, 0, size[1], size[0]}, false);
+                int y = size[1] / 2, x = size[0] / 3;
+                float expectR = ((cubic[(y * size[0] + x) * 3 + 2] & 0xFF) - PipelineConfig.MEAN[0]) / PipelineConfig.STD[0];
+                assertEquals(expectR, smp.image()[y * size[0] + x], 1e-5f);
+            }
+            // a crop alone (warpAffine INTER_CUBIC) agrees with the crop of the whole resize to within rounding
+            try (Mat src = Images.bgrMat(smooth, sw, sh); Mat keep = src.clone();
+                 Pipeline.Prepared p = new Pipeline.Prepared(Path.of("x.png"), keep, size[0], size[1], null, 0, 0)) {
+                byte[] all = cvResize(src, size[0], size[1], INTER_CUBIC);
+                for (int[] b : new int[][] {{0, 0, 40, 40}, {7, 13, 33, 50}, {size[1] - 30, size[0] - 45, 30, 45}}) {
+                    assertCropOf(all, size[0], Pipeline.cropResized(p, b[0], b[1], b[2], b[3], PipelineConfig.Interpolation.BICUBIC), b, 6,
+                                 0.75, "bicubic box " + Arrays.toString(b) + " at " + Arrays.toString(size));
+                }
+            }
+        }
+        // labels stay nearest whatever the image's interpolation
+        Path img = tmp.resolve("i.png"), lbl = tmp.resolve("l.png");
+        byte[] ids = new byte[sw * sh];
+        for (int i = 0; i < ids.length; i++) ids[i] = (byte) r.nextInt(19);
+        TestFiles.writeColor(img, bgr, sw, sh);
+        TestFiles.writeGray(lbl, ids, sw, sh);
+        PipelineConfig base = PipelineConfig.source(1280, 720, 64).withKeepRatio(false).withScale(256, 141);
+        try (Pipeline.Prepared a = new Pipeline(base).prepare(img, lbl);
+             Pipeline.Prepared b = new Pipeline(base.withInterpolation(PipelineConfig.Interpolation.BICUBIC)).prepare(img, lbl)) {
+            assertArrayEquals(Pipeline.resizeNearest(ids, sw, sh, 256, 141), b.label());
+            assertArrayEquals(a.label(), b.label());
         }
     }
 
