@@ -66,6 +66,8 @@ final class ActiveCommand {
                                        .desc("the budget is spread over N rounds; this call is one of them (default 1: all of it now)").build())
                     .addOption(Option.builder().longOpt("previous").hasArg().argName("DIR").desc("the --out of the earlier rounds: their regions are not chosen again").build())
                     .addOption(Option.builder().longOpt("scale").hasArg().argName("WxH").desc("network input (keep ratio; default 1280x640, RIPU's)").build())
+                    .addOption(Option.builder().longOpt("interpolation").hasArg().argName("bilinear|bicubic")
+                                       .desc("image resize to the network input (default bilinear; bicubic: RIPU's)").build())
                     .addOption(Option.builder().longOpt("device").hasArg().argName("cpu|cuda|auto").desc("backend (default auto)").build())
                     .addOption(Option.builder().longOpt("max-images").hasArg().argName("N").desc("only the first N images").build())
                     .addOption(Option.builder().longOpt("out").hasArg().argName("DIR").desc("where the masks and regions.json go").build())
@@ -106,7 +108,7 @@ final class ActiveCommand {
                 System.out.printf("active select: %s, %s %s budget %s over %d round(s), radius %d, %d images of %s at %s, scale %dx%d, %s%n",
                                   config.name(), mode, regions ? "regions" : "pixels", budget.text(), rounds, radius, items.size(), kind, root,
                                   scale[0], scale[1], backend.describe());
-                Pipeline pipe = SelectionRound.pipeline(scale[0], scale[1]);
+                Pipeline pipe = SelectionRound.pipeline(scale[0], scale[1], TestCommand.interpolation(cl.getOptionValue("interpolation")));
                 StringBuilder json = new StringBuilder("{\"checkpoint\": " + q(checkpoint.toString()) + ", \"mode\": " + q(mode) + ", \"budget\": "
                                                        + q(budget.text()) + ", \"rounds\": " + rounds + ", \"radius\": " + radius + ", \"images\": [\n");
                 long t0 = System.nanoTime(), pixels = 0, total = 0;

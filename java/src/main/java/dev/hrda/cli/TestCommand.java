@@ -7,6 +7,7 @@ import dev.hrda.data.Dataset;
 import dev.hrda.data.DatasetKind;
 import dev.hrda.data.Json;
 import dev.hrda.data.LabelMaps;
+import dev.hrda.data.PipelineConfig;
 import dev.hrda.eval.Evaluator;
 import dev.hrda.eval.PeakMemory;
 import dev.hrda.eval.Predictor;
@@ -69,6 +70,8 @@ final class TestCommand implements Command {
                                    .desc("write each prediction: palette blend and train-id PNG").build())
                 .addOption(Option.builder().longOpt("out").hasArg().argName("FILE.json").desc("write the metrics as JSON").build())
                 .addOption(Option.builder().longOpt("flip").desc("test-time flip averaging (mirrored image too, softmax outputs averaged; RIPU's test)").build())
+                .addOption(Option.builder().longOpt("interpolation").hasArg().argName("bilinear|bicubic")
+                                   .desc("image resize to the test scale (default bilinear, mmseg's; bicubic: RIPU's test.py)").build())
                 .addOption(Option.builder().longOpt("classes16").desc("also report mIoU16 (the 16 Synthia classes)").build())
                 .addOption(Option.builder("q").longOpt("quiet").desc("no progress lines").build())
                 .addOption(Option.builder("h").longOpt("help").desc("this help").build());
@@ -103,6 +106,7 @@ final class TestCommand implements Command {
         Path showDir = cl.hasOption("show-dir") ? Path.of(cl.getOptionValue("show-dir")) : null;
         int windowBatch = cl.hasOption("window-batch") ? nonNegative("--window-batch", cl.getOptionValue("window-batch"))
                         : Segmentor.DEFAULT_WINDOW_BATCH;
+        PipelineConfig.Interpolation interpolation = interpolation(cl.getOptionValue("interpolation"));
 
         try (Backend backend = Backends.create(cl.getOptionValue("device", "auto"));
              Segmentor model = Segmentor.create(backend, DType.F32, config, 0)) {
@@ -115,10 +119,10 @@ final class TestCommand implements Command {
                                   config.numClasses(), config.numClasses() - 1, LabelMaps.NUM_CLASSES);
             }
             System.out.printf("data %s %s at %s: %d of %d images, test scale %dx%d, %s, %s%n", kind, split, root, items.size(), dataset.size(),
-                              scale[0], scale[1], (cl.hasOption("flip") ? "flip averaged, " : "") + (config.testCrop() == 0 ? "whole image" : "slide " + config.testCrop() + "/" + config.testStride()
+                              scale[0], scale[1], (cl.hasOption("flip") ? "flip averaged, " : "") + (interpolation == PipelineConfig.Interpolation.BICUBIC ? "bicubic, " : "") + (config.testCrop() == 0 ? "whole image" : "slide " + config.testCrop() + "/" + config.testStride()
                                       + ", window batch " + (windowBatch == Segmentor.ALL_WINDOWS ? "all" : windowBatch)),
                               backend.describe());
-            Evaluator evaluator = new Evaluator(new Predictor(model, scale[0], scale[1], cl.hasOption("flip")), LabelMaps.CLASSES);
+            Evaluator evaluator = new Evaluator(new Predictor(model, scale[0], scale[1], cl.hasOption("flip"), interpolation), LabelMaps.CLASSES);
             if (showDir != null) evaluator.showingIn(showDir, root);
             ProgressLines progress = new ProgressLines(items.size(), !cl.hasOption("quiet"));
             PeakMemory memory = new PeakMemory(backend.device());
@@ -249,6 +253,14 @@ final class TestCommand implements Command {
             // reported below
         }
         throw new IllegalArgumentException(option + " must be a number of windows (0 = all at once), got '" + value + "'");
+    }
+
+    /** --interpolation: bilinear (null: the default) or bicubic; anything else is refused, naming the accepted values. */
+    static PipelineConfig.Interpolation interpolation(String value) {
+        if (value == null) return PipelineConfig.Interpolation.BILINEAR;
+        PipelineConfig.Interpolation i = PipelineConfig.Interpolation.of(value.toLowerCase(java.util.Locale.ROOT));
+        if (i == null) throw new IllegalArgumentException("--interpolation " + value + ": expected one of " + String.join(", ", PipelineConfig.Interpolation.keys()));
+        return i;
     }
 
     static int positive(String option, String value) {

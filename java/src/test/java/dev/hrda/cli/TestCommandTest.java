@@ -184,6 +184,25 @@ class TestCommandTest {
         assertTrue(bad.err().contains("--window-batch must be a number of windows (0 = all at once), got '-1'"), bad.err());
     }
 
+    /** --interpolation bicubic (RIPU's test resize) writes what a bicubic Predictor predicts; an unknown value is refused. */
+    @Test void interpolationBicubicIsThePredictorsAndBadValuesAreRefused(@TempDir Path tmp) {
+        Path ckpt = save(ModelConfig.named("tiny_daformer"), 5, tmp.resolve("tiny.safetensors"));
+        Dataset.Item item = Dataset.open(DatasetKind.CITYSCAPES, CITYSCAPES, "val", true).get(0);
+        Path show = tmp.resolve("bicubic");
+        Run r = test(ckpt, "tiny_daformer", "--test-scale", "128x64", "--interpolation", "bicubic", "--show-dir", show.toString(), "-q");
+        assertEquals(0, r.status(), r.out() + r.err());
+        assertTrue(r.out().contains("bicubic, "), r.out());
+        byte[] written = writtenTrainIds(show);
+        try (CpuBackend be = new CpuBackend(); Segmentor m = Segmentor.create(be, DType.F32, ModelConfig.named("tiny_daformer"), 99)) {
+            Checkpoints.load(m, ckpt, LoadOptions.strict());
+            assertArrayEquals(new Predictor(m, 128, 64, false, dev.hrda.data.PipelineConfig.Interpolation.BICUBIC).predict(item, false).classes(),
+                              written);
+        }
+        Run bad = test(ckpt, "tiny_daformer", "--interpolation", "cubic");
+        assertEquals(1, bad.status());
+        assertTrue(bad.err().contains("--interpolation cubic: expected one of bilinear, bicubic"), bad.err());
+    }
+
     /** Bad input stops before or during evaluation with a message naming the file or tensor at fault. */
     @Test void badInputNamesWhatIsWrong(@TempDir Path tmp) throws Exception {
         Path missing = tmp.resolve("none.safetensors");
