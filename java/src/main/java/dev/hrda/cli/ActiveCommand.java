@@ -11,6 +11,7 @@ import dev.hrda.data.DatasetKind;
 import dev.hrda.data.Images;
 import dev.hrda.data.LabelCheck;
 import dev.hrda.data.Pipeline;
+import dev.hrda.data.PipelineConfig;
 import dev.hrda.data.Png;
 import dev.hrda.io.CheckpointException;
 import dev.hrda.io.Checkpoints;
@@ -94,6 +95,7 @@ final class ActiveCommand {
             int radius = cl.hasOption("radius") ? nonNegative("--radius", cl.getOptionValue("radius")) : regions ? 1 : 32;
             int rounds = cl.hasOption("rounds") ? TestCommand.positive("--rounds", cl.getOptionValue("rounds")) : 1;
             int[] scale = cl.hasOption("scale") ? TestCommand.parseScale(cl.getOptionValue("scale")) : new int[] {1280, 640};
+            PipelineConfig.Interpolation interpolation = TestCommand.interpolation(cl.getOptionValue("interpolation"));
             DatasetKind kind = DatasetKind.parse(cl.getOptionValue("data"));
             Path root = Path.of(cl.getOptionValue("root")), out = Path.of(cl.getOptionValue("out"));
             Path previous = cl.hasOption("previous") ? Path.of(cl.getOptionValue("previous")) : null;
@@ -105,10 +107,10 @@ final class ActiveCommand {
                  Segmentor model = Segmentor.create(backend, DType.F32, config, 0)) {
                 Checkpoints.load(model, checkpoint, LoadOptions.strict().withSource(cl.getOptionValue("source")));
                 model.train(false);
-                System.out.printf("active select: %s, %s %s budget %s over %d round(s), radius %d, %d images of %s at %s, scale %dx%d, %s%n",
+                System.out.printf("active select: %s, %s %s budget %s over %d round(s), radius %d, %d images of %s at %s, scale %dx%d%s, %s%n",
                                   config.name(), mode, regions ? "regions" : "pixels", budget.text(), rounds, radius, items.size(), kind, root,
-                                  scale[0], scale[1], backend.describe());
-                Pipeline pipe = SelectionRound.pipeline(scale[0], scale[1], TestCommand.interpolation(cl.getOptionValue("interpolation")));
+                                  scale[0], scale[1], interpolation == PipelineConfig.Interpolation.BICUBIC ? " bicubic" : "", backend.describe());
+                Pipeline pipe = SelectionRound.pipeline(scale[0], scale[1], interpolation);
                 StringBuilder json = new StringBuilder("{\"checkpoint\": " + q(checkpoint.toString()) + ", \"mode\": " + q(mode) + ", \"budget\": "
                                                        + q(budget.text()) + ", \"rounds\": " + rounds + ", \"radius\": " + radius + ", \"images\": [\n");
                 long t0 = System.nanoTime(), pixels = 0, total = 0;

@@ -85,5 +85,11 @@ class ActiveCommandTest {
                               "--budget", "2.2 percent", "--out", out1.toString());
         assertNotEquals(0, bad.status());
         assertTrue((bad.out() + bad.err()).contains("budget '2.2 percent'"), bad.out() + bad.err());
+        java.nio.file.Path none = out1.resolveSibling("never_written");
+        Cli.Run cubic = Cli.run("active", "select", "--checkpoint", ckpt.toString(), "--model", "tiny_deeplabv2", "--data", "cityscapes", "--root", root,
+                                "--budget", "2.2%", "--interpolation", "cubic", "--out", none.toString());
+        assertNotEquals(0, cubic.status());
+        assertTrue((cubic.out() + cubic.err()).contains("--interpolation cubic: expected one of bilinear, bicubic"), cubic.out() + cubic.err());
+        assertTrue(!java.nio.file.Files.exists(none), "a refused option writes nothing");
     }
 }
