@@ -58,7 +58,7 @@ run tool call (one 10-minute call; the steps share a 560 s budget; the bundle is
   command: tools/gpu_run.sh .gpu/hrda-bundle.tgz
   timeout_s: 600
 Or in two calls, if the first needs the whole budget:
-  command: tools/gpu_run.sh .gpu/hrda-bundle.tgz --only info,tests,bench
-  command: tools/gpu_run.sh .gpu/hrda-bundle.tgz --only model,torch
-Results come back from \$OUT: gpu_run.log, junit/TEST-junit-jupiter.xml, jmh-kernels.json, jmh-model.json, jmh-attention.json, torch_reference.txt.
+  command: tools/gpu_run.sh .gpu/hrda-bundle.tgz --only info,tests,iter,ripu
+  command: tools/gpu_run.sh .gpu/hrda-bundle.tgz --only bench,model,torch
+Results come back from \$OUT: gpu_run.log, junit/TEST-junit-jupiter.xml, iteration.txt, ripu_select.txt, jmh-kernels.json, jmh-model.json, jmh-attention.json, torch_reference.txt.
 EOF

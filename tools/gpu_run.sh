@@ -4,7 +4,7 @@
 #   tools/gpu_run.sh [BUNDLE] [--only STEPS] [--selftest]
 #     BUNDLE   the bundle built by `tools/bundle.sh --tests`: a folder, or a .tgz of it (unpacked
 #              to /tmp/hrda-bundle); default .gpu/hrda-bundle.tgz if present, else dist/hrda-bundle
-#     --only   comma-separated subset of: info,export,tests,bench,model,torch (default all, in that order)
+#     --only   comma-separated subset of: info,export,tests,iter,ripu,bench,model,torch (default all, in that order)
 #     --selftest  runs the gpu-tagged tests with -Dhrda.parity.selftest=true (a CpuBackend stands
 #              in for CUDA): checks the kit itself on a machine without a GPU
 # Steps:
@@ -13,6 +13,12 @@
 #          python3 with torch, no GPU): $OUT/export_check.txt
 #   tests  the JUnit tests tagged "gpu" (CudaParityTest, ...) with the bundled java and the bundle's
 #          CUDA library: $OUT/junit/TEST-junit-jupiter.xml; without a usable GPU they skip with the reason
+#   iter   one whole DACS iteration, every component on (IterationBench daformer_mitb0 and
+#          hrda_mitb0, batch 2, f32, one warm-up + one measured, the time split and the tensor peak
+#          per phase) on CUDA: $OUT/iteration.txt
+#   ripu   one RIPU acquisition round on CUDA at Cityscapes resolution: DeepLab-v2 R101 (random
+#          weights) at RIPU's 1280x640 input over 4 synthetic 2048x1024 frames, RA 2.2 % in five
+#          rounds; seconds per image for the prediction and the selection: $OUT/ripu_select.txt
 #   bench  JMH KernelBench -p device=cuda -p dtype=f32,bf16, short iterations: $OUT/jmh-kernels.json
 #   model  JMH ModelBench (daformer_mitb5, hrda_mitb5; with_cp off/on) and AttentionBench (fused vs
 #          unfused fwd+bwd, MiT-B5 stages at 512^2, f32/bf16) on CUDA: $OUT/jmh-model.json, jmh-attention.json
@@ -25,7 +31,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-bundle=""; only="info,export,tests,bench,model,torch"; selftest=0
+bundle=""; only="info,export,tests,iter,ripu,bench,model,torch"; selftest=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
@@ -139,6 +145,44 @@ if want tests; then
     if [[ $rc == 0 ]]; then note "tests: passed (${counts:-no report}$([[ $gpu == 0 && $selftest == 0 ]] && echo '; skipped: no GPU'))"
     elif [[ $rc == 124 ]]; then note "tests: TIMED OUT (${counts:-no report})"; status=1
     else note "tests: FAILED rc=$rc (${counts:-no report})"; status=1; fi
+  fi
+fi
+
+if want iter; then
+  section "iter (IterationBench: one whole DACS iteration on CUDA)"
+  if [[ $gpu == 0 ]]; then
+    echo "iter: skipped: $why"; note "iter: skipped ($why)"
+  elif (( $(left) < 60 )); then
+    note "iter: NOT RUN (time budget spent)"; status=1
+  else
+    : > "$OUT/iteration.txt"; ok=0
+    for m in daformer_mitb0 hrda_mitb0; do
+      (( $(left) < 40 )) && { echo "iter: $m not run (time budget spent)" | tee -a "$OUT/iteration.txt"; continue; }
+      HRDA_JAVA_OPTS="-Xmx16g" HRDA_MAIN=dev.hrda.bench.IterationBench \
+        timeout $(( $(left) > 150 ? 120 : $(left) - 20 )) "$hrda" "$m" 1 cuda 2>&1 | tee -a "$OUT/iteration.txt"
+      [[ ${PIPESTATUS[0]} == 0 ]] && ok=$((ok + 1))
+    done
+    if [[ $ok == 2 ]]; then note "iter: 2 models ($OUT/iteration.txt)"; else note "iter: FAILED or cut ($ok of 2; $OUT/iteration.txt)"; status=1; fi
+  fi
+fi
+
+if want ripu; then
+  section "ripu (one acquisition round on CUDA at Cityscapes resolution)"
+  if [[ $gpu == 0 ]]; then
+    echo "ripu: skipped: $why"; note "ripu: skipped ($why)"
+  elif (( $(left) < 60 )); then
+    note "ripu: NOT RUN (time budget spent)"; status=1
+  else
+    t=$(( $(left) > 150 ? 120 : $(left) - 20 ))
+    { "$hrda" synth --out "$OUT/synth" --size 2048x1024 --count 8 -q \
+      && "$hrda" export --model deeplabv2_r101 --out "$OUT/deeplabv2_r101.pth" \
+      && timeout "$t" "$hrda" active select --checkpoint "$OUT/deeplabv2_r101.pth" --model deeplabv2_r101 --data cityscapes \
+           --root "$OUT/synth/cityscapes" --split train --budget 2.2% --rounds 5 --interpolation bicubic --device cuda \
+           --max-images 4 --out "$OUT/ripu_select"; } > "$OUT/ripu_select.txt" 2>&1
+    rc=$?
+    tail -8 "$OUT/ripu_select.txt"
+    if [[ $rc == 0 ]]; then note "ripu: acquisition round timed ($OUT/ripu_select.txt)"; else note "ripu: FAILED rc=$rc ($OUT/ripu_select.txt)"; status=1; fi
+    rm -rf "$OUT/synth" "$OUT/deeplabv2_r101.pth"  # 100+ MB that need not come back
   fi
 fi
 
