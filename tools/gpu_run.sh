@@ -56,6 +56,11 @@ declare -a summary=()
 status=0
 note() { summary+=("$1"); }
 section() { printf '\n==== %s (%d s elapsed, %d s left)\n' "$1" $((SECONDS - start)) "$(left)"; }
+# can_run STEP SECONDS: false (the reason noted) without a GPU or with less time left than SECONDS
+can_run() {
+  if [[ $gpu == 0 ]]; then echo "$1: skipped: $why"; note "$1: skipped ($why)"; return 1; fi
+  if (( $(left) < $2 )); then note "$1: NOT RUN (time budget spent)"; status=1; return 1; fi
+}
 
 if [[ -f "$bundle" ]]; then
   echo "gpu_run.sh: unpacking $bundle to /tmp/hrda-bundle"
@@ -150,11 +155,7 @@ fi
 
 if want iter; then
   section "iter (IterationBench: one whole DACS iteration on CUDA)"
-  if [[ $gpu == 0 ]]; then
-    echo "iter: skipped: $why"; note "iter: skipped ($why)"
-  elif (( $(left) < 60 )); then
-    note "iter: NOT RUN (time budget spent)"; status=1
-  else
+  if can_run iter 60; then
     : > "$OUT/iteration.txt"; ok=0
     for m in daformer_mitb0 hrda_mitb0; do
       (( $(left) < 40 )) && { echo "iter: $m not run (time budget spent)" | tee -a "$OUT/iteration.txt"; continue; }
@@ -168,11 +169,7 @@ fi
 
 if want ripu; then
   section "ripu (one acquisition round on CUDA at Cityscapes resolution)"
-  if [[ $gpu == 0 ]]; then
-    echo "ripu: skipped: $why"; note "ripu: skipped ($why)"
-  elif (( $(left) < 60 )); then
-    note "ripu: NOT RUN (time budget spent)"; status=1
-  else
+  if can_run ripu 60; then
     t=$(( $(left) > 150 ? 120 : $(left) - 20 ))
     { "$hrda" synth --out "$OUT/synth" --size 2048x1024 --count 8 -q \
       && "$hrda" export --model deeplabv2_r101 --out "$OUT/deeplabv2_r101.pth" \
