@@ -85,19 +85,10 @@ class State:
 
 
 def initial_state(model, seed):
+    """The initial state dict and the names of the trained parameters (convolution weights and
+    biases; FrozenBN holds buffers), in state order."""
     p, _ = M.build(model, seed)
-    return {k: v.detach().clone() for k, v in p.state.items()}
-
-
-def params_of(state):
-    """Names of the trained parameters (convolution weights and biases; FrozenBN holds buffers)."""
-    return [k for k in state if not any(k.endswith(s) for s in ('running_mean', 'running_var'))
-            and not _is_frozen_bn_affine(state, k)]
-
-
-def _is_frozen_bn_affine(state, k):
-    base = k.rsplit('.', 1)[0]
-    return base + '.running_var' in state
+    return {k: v.detach().clone() for k, v in p.state.items()}, [k for k, v in p.state.items() if v.requires_grad]
 
 
 def forward(model, S, img, drop):
@@ -117,7 +108,7 @@ def lr_factor(i):
     return (1 - float(i) / CONFIG['max_iters']) ** CONFIG['power']
 
 
-def make_inputs(rng, regions, k):
+def make_inputs(rng, regions):
     b, (sh, sw), (th, tw) = CONFIG['batch'], CONFIG['src_size'], CONFIG['tgt_size']
     src = M.f32(rng.normal(0, 1, (b, 3, sh, sw)))
     tgt = M.f32(rng.normal(0, 1, (b, 3, th, tw)))
@@ -131,9 +122,9 @@ def make_inputs(rng, regions, k):
 class Iteration:
     """One case's two iterations in one dtype, from a given initial state."""
 
-    def __init__(self, model, source_free, init, dtype, lr):
+    def __init__(self, model, source_free, init, names, dtype, lr):
         self.model, self.source_free, self.dtype = model, source_free, dtype
-        self.names = params_of(init)
+        self.names = names
         self.state = {k: v.to(dtype).clone().requires_grad_(k in self.names) for k, v in init.items()}
         head = [self.state[k] for k in self.names if k.startswith('decode_head.')]
         body = [self.state[k] for k in self.names if not k.startswith('decode_head.')]
@@ -195,18 +186,18 @@ def rel_error(a, b):
 
 def build_case(name, out_dir=OUT):
     model, seed, source_free, regions, lr = CASES[name]
-    init = initial_state(model, seed)
+    init, names = initial_state(model, seed)
     rng = np.random.default_rng(seed + 100)
     seeds = [to_signed64(int(s)) for s in rng.integers(0, 2 ** 63, 2, dtype=np.int64)]
-    inputs = [make_inputs(rng, regions[k], k) for k in range(CONFIG['iterations'])]
-    r64 = Iteration(model, source_free, init, torch.float64, lr)
-    r32 = Iteration(model, source_free, init, torch.float32, lr)
+    inputs = [make_inputs(rng, regions[k]) for k in range(CONFIG['iterations'])]
+    r64 = Iteration(model, source_free, init, names, torch.float64, lr)
+    r32 = Iteration(model, source_free, init, names, torch.float32, lr)
     tensors = [('init.' + k, v.numpy(), 'F32') for k, v in init.items()]
     meta = {'config': dict(CONFIG, model=model, source_free=source_free, case=name, lr=lr)}
     for k in range(CONFIG['iterations']):
         a, b = r64.step(k, inputs[k], seeds[k]), r32.step(k, inputs[k], seeds[k])
         p = f'iter{k}.'
-        assert 0 < a['counts']['nl_pairs'] < sum(v.numel() for v in [inputs[k]['tgt_label']]) * M.CLASSES, a['counts']
+        assert 0 < a['counts']['nl_pairs'] < inputs[k]['tgt_label'].numel() * M.CLASSES, a['counts']
         assert not source_free or 'src.loss_seg' not in a['loss']
         for key in ('src_img', 'tgt_img'):
             tensors.append((p + 'input.' + key, inputs[k][key].numpy(), 'F32'))

@@ -162,17 +162,15 @@ final class TrainCommand implements Command {
         ActiveSpec a = cfg.active();
         if (a == null) return null;
         int[] scale = a.selectScale();
-        // RIPU's selection pass resizes as its test transform does: the first val set's interpolation
-        var interp = cfg.data().val().isEmpty() ? dev.hrda.data.PipelineConfig.Interpolation.BILINEAR
-                                                 : cfg.data().val().get(0).pipeline().interpolation();
+        var firstVal = cfg.data().val().isEmpty() ? null : cfg.data().val().get(0).pipeline();
         if (scale == null) {
-            if (cfg.data().val().isEmpty()) throw new IllegalArgumentException(cfg.where("active.setting") + ": active needs select_scale (or a data.val test scale)");
-            var v = cfg.data().val().get(0).pipeline();
-            scale = new int[] {v.scaleW(), v.scaleH()};
+            if (firstVal == null) throw new IllegalArgumentException(cfg.where("active.setting") + ": active needs select_scale (or a data.val test scale)");
+            scale = new int[] {firstVal.scaleW(), firstVal.scaleH()};
         }
         Budget budget = a.regions() ? Budget.ratio(a.ratio()) : Budget.pixels(a.pixels());
+        // RIPU's selection pass resizes as its test transform does: the first val set's interpolation (null: bilinear)
         return new RipuSettings(budget, a.selectIters(), a.radiusK(), a.consistentLoss(), a.negativeLoss(), a.negativeThreshold(), scale[0], scale[1],
-                                a.sourceFree(), interp);
+                                a.sourceFree(), firstVal == null ? null : firstVal.interpolation());
     }
 
     /** The uda section as the iteration's settings; source-only without one (no FD, no MIC). */

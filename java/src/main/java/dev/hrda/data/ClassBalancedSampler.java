@@ -76,7 +76,7 @@ public final class ClassBalancedSampler {
         for (int f = 0; f < classesOf.length; f++) for (int c : classesOf[f]) lists[c][fill[c]++] = f;
 
         SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 0x43424C53L); // "CBLS": apart from the batches' streams
-        for (int c : classes) shuffle(lists[c], lists[c].length, rng);
+        for (int c : classes) shuffle(lists[c], rng);
         int[] cursor = new int[n];
         int[] picks = new int[(int) total];
         long[] dist = new long[n];
@@ -98,7 +98,7 @@ public final class ClassBalancedSampler {
                 int c = classes[j];
                 int[] list = lists[c];
                 if (cursor[c] == list.length) { // past the end: reshuffle, start again at 0 (see the class comment)
-                    shuffle(list, list.length, rng);
+                    shuffle(list, rng);
                     cursor[c] = 0;
                 }
                 int f = list[cursor[c]++];
@@ -107,7 +107,7 @@ public final class ClassBalancedSampler {
                 sum += classesOf[f].length;
             }
         }
-        shuffle(picks, picks.length, rng); // the DataLoader's shuffle=True
+        shuffle(picks, rng); // the DataLoader's shuffle=True
         order = picks;
     }
 
@@ -137,8 +137,8 @@ public final class ClassBalancedSampler {
         return new ClassBalancedSampler(classesOf, items, subEpoch, seed);
     }
 
-    private static void shuffle(int[] a, int len, SplittableRandom rng) {
-        for (int i = len - 1; i > 0; i--) {
+    private static void shuffle(int[] a, SplittableRandom rng) {
+        for (int i = a.length - 1; i > 0; i--) {
             int j = rng.nextInt(i + 1);
             int t = a[i];
             a[i] = a[j];

@@ -199,7 +199,7 @@ public final class Dacs {
             double total = 0;
             for (var e : log.entrySet()) if (e.getKey().contains("loss")) total += e.getValue();
             log.put("loss", total);
-            return new Result(iter, optimizer.baseLr * factor, log, clock.timing(), clock.peaks());
+            return new Result(iter, optimizer.baseLr * factor, log, clock.timing(), clock.endPeakTrace());
         }
     }
 
@@ -327,7 +327,8 @@ public final class Dacs {
             return new Timing(seconds[TEACHER], seconds[FORWARD], seconds[BACKWARD], seconds[OPTIMIZER]);
         }
 
-        Map<String, Long> peaks() {
+        /** The parts' peaks; raises the device's peak back to the step's (reset at each lap). */
+        Map<String, Long> endPeakTrace() {
             long top = before;
             for (long v : peaks.values()) top = Math.max(top, v);
             MemoryStats.raisePeak(backend.device(), top);

@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.hrda.testing.GoldenFile.assertClose;
+import static dev.hrda.testing.GoldenFile.minus;
 import static dev.hrda.testing.GoldenFile.num;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -164,9 +165,4 @@ class RipuIterationGoldenTest {
         return out;
     }
 
-    private static double[] minus(double[] a, double[] b) {
-        double[] out = new double[a.length];
-        for (int i = 0; i < a.length; i++) out[i] = a[i] - b[i];
-        return out;
-    }
 }

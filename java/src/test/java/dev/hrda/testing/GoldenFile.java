@@ -78,6 +78,12 @@ public final class GoldenFile {
         return m;
     }
 
+    public static double[] minus(double[] a, double[] b) {
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) out[i] = a[i] - b[i];
+        return out;
+    }
+
     /** max |got - want| / max |want| <= tol (or max |got - want| <= tol when absolute); NaN fails. */
     public static void assertClose(String what, double[] want, double[] got, double tol, boolean absolute) {
         assertEquals(want.length, got.length, what + ": length");

@@ -132,7 +132,7 @@ class GoldenIterationTest {
                             // parameter), up to the fixture's float32 rounding of the stored parameters
                             double[] w0 = k == 0 ? g.values("init.model." + e.getKey()) : g.values("iter" + (k - 1) + ".after.model." + e.getKey());
                             double[] base = cap.before.get(e.getKey());
-                            double[] dWant = minus(want, w0), dGot = minus(got, base);
+                            double[] dWant = GoldenFile.minus(want, w0), dGot = GoldenFile.minus(got, base);
                             double rounding = 2 * Math.ulp((float) Math.max(maxAbs(want), maxAbs(w0)));
                             assertClose(at + "update of " + e.getKey(), dWant, dGot, rounding + 1e-6 * maxAbs(dWant), true);
                         }
@@ -371,11 +371,6 @@ class GoldenIterationTest {
         return GoldenFile.maxAbs(v);
     }
 
-    private static double[] minus(double[] a, double[] b) {
-        double[] out = new double[a.length];
-        for (int i = 0; i < a.length; i++) out[i] = a[i] - b[i];
-        return out;
-    }
 
     static void assertClose(String what, double[] want, double[] got, double tol) {
         assertClose(what, want, got, tol, false);
