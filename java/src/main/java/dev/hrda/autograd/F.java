@@ -31,7 +31,52 @@ public final class F {
     }
 
     static long nextSeed() {
+        if (NO_RANDOM.get()) throw new IllegalStateException("F.recomputable: the recomputed function may not draw random numbers (dropout)");
         return RNG.get().nextLong();
+    }
+
+    /** True while a {@link #recomputable} function runs: it must be deterministic, so it may not draw seeds. */
+    private static final ThreadLocal<Boolean> NO_RANDOM = ThreadLocal.withInitial(() -> false);
+
+    /**
+     * f(x), recorded as usual, except that the result is not kept alive from the forward pass for
+     * the backward pass: once the forward is done with it ({@link Scope#done}, a scope's end) its
+     * memory goes, and the first backward step that reads it recomputes f(x), without a tape, bit
+     * for bit. For cheap ops whose result a later op saves: BN + ReLU before a convolution (the
+     * convolution's input), a depthwise convolution before BN, GELU before a Linear. Each costs one
+     * more pass over the activation in the backward pass and saves its memory for the whole of it.
+     * f may read only x and parameters, must be deterministic (it may not draw random numbers), and
+     * BatchNorm in it does not update its running statistics a second time. Without a tape this is
+     * f(x).
+     */
+    public static Tensor recomputable(UnaryOperator<Tensor> f, Tensor x) {
+        return recomputable(f, x, f, x);
+    }
+
+    /**
+     * f(x) as {@link #recomputable(UnaryOperator, Tensor)}, recomputed as {@code again(source)},
+     * which must equal f(x) bit for bit: from an earlier input, so that the backward pass need not
+     * bring back x first (a depthwise ConvModule's ReLU output from the convolution's input: its
+     * BN input is then recomputed only when BN's backward step reads it).
+     */
+    public static Tensor recomputable(UnaryOperator<Tensor> f, Tensor x, UnaryOperator<Tensor> again, Tensor source) {
+        Tensor y = deterministic(f, x, false);
+        Tape tape = Tape.current();
+        if (tape == null || !y.requiresGrad || y.owner() == x.owner() || y.owner() == source.owner()) return y;
+        tape.recomputable(y, () -> deterministic(again, source, true), source);
+        return y;
+    }
+
+    private static Tensor deterministic(UnaryOperator<Tensor> f, Tensor x, boolean again) {
+        boolean wasRandom = NO_RANDOM.get(), wasRecomputing = RECOMPUTING.get();
+        NO_RANDOM.set(true);
+        if (again) RECOMPUTING.set(true);
+        try {
+            return f.apply(x);
+        } finally {
+            NO_RANDOM.set(wasRandom);
+            RECOMPUTING.set(wasRecomputing);
+        }
     }
 
     /** True while a checkpointed function is recomputed for its backward pass. */
@@ -119,6 +164,19 @@ public final class F {
         return result(y, tape);
     }
 
+    /**
+     * Hands y's gradient to x when x has none yet, for a backward step that computes x's
+     * gradient elementwise (or per channel after its reductions) in place of y's: nothing reads
+     * y's gradient after the step that produced y (the tape releases it next), so x's needs no
+     * buffer of its own. Returns whether it did.
+     */
+    private static boolean gradInPlace(Tensor x, Tensor y) {
+        if (x.grad != null || x.isParam || !x.requiresGrad || y.grad == null || y.isParam) return false;
+        x.grad = y.grad;
+        y.grad = null;
+        return true;
+    }
+
     /** x.grad += s * g (or = s * g when x has no gradient yet). */
     private static void accumulate(Tensor x, Tensor g, double s) {
         if (!x.requiresGrad) return;
@@ -175,10 +233,14 @@ public final class F {
         if (tape != null) {
             Tensor mask = kind == Activation.GELU ? x : y;
             tape.push(() -> {
-                if (y.grad == null) return;
+                if (y.grad == null || !x.requiresGrad) return;
+                Tensor in = kind == Activation.SIGMOID ? null : mask, out = kind == Activation.SIGMOID ? y : null;
+                if (gradInPlace(x, y)) {
+                    x.backend().activationBackward(kind, in, out, x.grad, x.grad, false);
+                    return;
+                }
                 boolean acc = Tape.prepareGrad(x);
-                x.backend().activationBackward(kind, kind == Activation.SIGMOID ? null : mask, kind == Activation.SIGMOID ? y : null,
-                                               y.grad, x.grad, acc);
+                x.backend().activationBackward(kind, in, out, y.grad, x.grad, acc);
             }, mask);
         }
         return result(y, tape);
@@ -819,14 +881,43 @@ public final class F {
             Tensor[] reads = training ? new Tensor[] {x, gamma, sm, sr} : new Tensor[] {x, gamma, runningMean, runningVar};
             tape.push(() -> {
                 if (y.grad == null) return;
-                boolean acc = x.requiresGrad && Tape.prepareGrad(x);
+                // in place when x has no gradient yet: the kernels read a channel's dy for its sums before writing its dx
+                boolean inPlace = gradInPlace(x, y);
+                Tensor dy = inPlace ? x.grad : y.grad;
+                boolean acc = !inPlace && x.requiresGrad && Tape.prepareGrad(x);
                 Tensor dg = gamma.requiresGrad ? gradAccumulator(gamma) : null, db = beta.requiresGrad ? gradAccumulator(beta) : null;
                 Tensor dx = x.requiresGrad ? x.grad : null;
-                if (training) be.batchNormBackward(x, gamma, sm, sr, y.grad, dx, dg, db, n, c, hw, acc);
-                else be.batchNormEvalBackward(x, gamma, runningMean, runningVar, y.grad, dx, dg, db, n, c, hw, eps, acc);
+                if (training) be.batchNormBackward(x, gamma, sm, sr, dy, dx, dg, db, n, c, hw, acc);
+                else be.batchNormEvalBackward(x, gamma, runningMean, runningVar, dy, dx, dg, db, n, c, hw, eps, acc);
             }, reads);
         }
         return result(y, tape);
+    }
+
+    /**
+     * {@link #batchNorm} (then ReLU if {@code relu}) written over x itself where nothing records
+     * (inference, the EMA teacher, a recomputation): a ConvModule's convolution output, which
+     * nothing else reads, then needs no second and third map beside it. Where a tape would record
+     * the op (x or the affine parameters require a gradient) it is the out-of-place op instead.
+     */
+    public static Tensor batchNormInPlace(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                          boolean training, float momentum, float eps, boolean relu) {
+        if (Tape.active(x, gamma, beta) != null) {
+            Tensor y = batchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps);
+            return relu ? Scope.replaced(y, relu(y)) : y;
+        }
+        int n = x.dim(0), c = x.dim(1);
+        long hw = x.numel() / ((long) n * c);
+        Backend be = x.backend();
+        DType stat = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        float m = RECOMPUTING.get() ? 0f : momentum;
+        try (Tensor sm = Tensor.empty(be, stat, c); Tensor sr = Tensor.empty(be, stat, c)) {
+            // the kernels reduce a channel before they write it (CPU: per channel; CUDA: partials, then a map)
+            be.batchNorm(x, gamma, beta, x, runningMean, runningVar, sm, sr, n, c, hw, eps, m, training);
+        }
+        if (relu) be.activation(Activation.RELU, x, x);
+        if (Anomaly.enabled()) Anomaly.check(x);
+        return x;
     }
 
     /** A gradient buffer that kernels may add into (zeroed when freshly made for a non-parameter). */

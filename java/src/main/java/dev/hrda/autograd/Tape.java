@@ -29,11 +29,15 @@ public final class Tape implements AutoCloseable {
     private final Map<Tensor, Integer> saveCounts = new IdentityHashMap<>();
     /** Tensors whose {@link Scope} has ended: freed as soon as the last step that reads them ran. */
     private final Set<Tensor> dead = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** How to recompute an activation the tape may drop (see {@link #recomputable}). */
+    private final Map<Tensor, Recipe> recipes = new IdentityHashMap<>();
     private final Tape previous;
     private boolean closed;
     /** -Dhrda.tape.sites=true: where each step was recorded (the op and its caller), for {@link #savedBytesBySite}. */
     private static final boolean SITES = Boolean.getBoolean("hrda.tape.sites");
     private final List<String> sites = SITES ? new ArrayList<>() : null;
+    /** -Dhrda.tape.trace=true (with hrda.tape.sites): the live CPU bytes after each backward step, by its site, on stdout. */
+    private static final boolean DEBUG_TRACE = Boolean.getBoolean("hrda.tape.trace");
 
     private Tape(Tape previous) {
         this.previous = previous;
@@ -92,7 +96,7 @@ public final class Tape implements AutoCloseable {
         saves.add(owners);
     }
 
-    /** "F.op <- Caller.method:line": the autograd op that recorded a step and the first frame outside the autograd package. */
+    /** "F.op <- Caller.method:line": the autograd op that recorded a step and the first frame outside the autograd package (for a layer, also the first outside the layers). */
     private static String site() {
         StackTraceElement[] st = new Throwable().getStackTrace();
         String op = "?";
@@ -101,10 +105,20 @@ public final class Tape implements AutoCloseable {
                 if (!e.getClassName().equals(Tape.class.getName())) op = e.getClassName().substring("dev.hrda.autograd.".length()) + "." + e.getMethodName();
                 continue;
             }
-            String cls = e.getClassName();
-            return op + " <- " + cls.substring(cls.lastIndexOf('.') + 1) + "." + e.getMethodName() + ":" + e.getLineNumber();
+            String site = op + " <- " + frame(e);
+            if (!e.getClassName().startsWith("dev.hrda.nn.")) return site;
+            for (StackTraceElement m : st) {  // a layer's op: also the model code that called the layer
+                String c = m.getClassName();
+                if (c.startsWith("dev.hrda.") && !c.startsWith("dev.hrda.nn.") && !c.startsWith("dev.hrda.autograd.")) return site + " <- " + frame(m);
+            }
+            return site;
         }
         return op;
+    }
+
+    private static String frame(StackTraceElement e) {
+        String cls = e.getClassName();
+        return cls.substring(cls.lastIndexOf('.') + 1) + "." + e.getMethodName() + ":" + e.getLineNumber();
     }
 
     /**
@@ -134,9 +148,55 @@ public final class Tape implements AutoCloseable {
         return saveCounts.containsKey(t.owner());
     }
 
-    /** A tensor no forward code uses any more: free it once no pending step reads it. */
+    /**
+     * A tensor no forward code uses any more: free it once no pending step reads it. If it is
+     * {@link #recomputable} and what it is recomputed from still lives, its memory goes now and the
+     * backward pass recomputes it when a step first reads it.
+     */
     void markDead(Tensor t) {
-        dead.add(t.owner());
+        Tensor o = t.owner();
+        dead.add(o);
+        Recipe r = recipes.get(o);
+        if (r == null || r.dropped || !saveCounts.containsKey(o)) return;
+        for (Tensor s : r.sources) if (s.isFreed() && !isDropped(s)) return;  // its inputs are gone: keep it
+        for (Tensor s : r.sources) saveCounts.merge(s, 1, Integer::sum);    // they stay until it was read for the last time
+        r.dropped = true;
+        o.dropStorage();
+    }
+
+    /**
+     * Declares that {@code y} (an owner) can be recomputed from {@code sources} by {@code recompute},
+     * which returns a fresh tensor equal to y bit for bit (no tape records meanwhile). The backward
+     * pass then does not keep y alive from the forward: see {@link F#recomputable}.
+     */
+    void recomputable(Tensor y, java.util.function.Supplier<Tensor> recompute, Tensor... sources) {
+        Tensor[] owners = new Tensor[sources.length];
+        for (int i = 0; i < sources.length; i++) owners[i] = sources[i].owner();
+        recipes.put(y.owner(), new Recipe(recompute, owners));
+    }
+
+    private boolean isDropped(Tensor o) {
+        Recipe r = recipes.get(o);
+        return r != null && r.dropped && o.isFreed();
+    }
+
+    /** Gives a dropped activation its memory back, recomputed (its dropped sources first). */
+    private void restore(Tensor o) {
+        if (!isDropped(o)) return;
+        Recipe r = recipes.get(o);
+        for (Tensor s : r.sources) restore(s);
+        Tensor[] again = new Tensor[1];
+        try (AutoCloseable paused = suspend()) {
+            Arena scratch = Arena.open();  // the recomputation's intermediates go at once
+            try {
+                again[0] = r.recompute.get().owner();
+            } finally {
+                scratch.closeKeeping(t -> t == again[0]);
+            }
+        } catch (Exception e) {
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        }
+        o.takeStorage(again[0]);  // `again` is left empty: whichever arena lists it skips it
     }
 
     private void unsave(Tensor[] owners) {
@@ -146,6 +206,20 @@ public final class Tape implements AutoCloseable {
             if (left > 0) continue;
             saveCounts.remove(o);
             if (dead.remove(o)) o.close();
+            Recipe r = recipes.remove(o);
+            if (r != null && r.dropped) unsave(r.sources);
+        }
+    }
+
+    private static final class Recipe {
+        final java.util.function.Supplier<Tensor> recompute;
+        final Tensor[] sources;
+        /** Whether the tensor's memory was dropped (then its sources are counted as saved). */
+        boolean dropped;
+
+        Recipe(java.util.function.Supplier<Tensor> recompute, Tensor[] sources) {
+            this.recompute = recompute;
+            this.sources = sources;
         }
     }
 
@@ -173,7 +247,10 @@ public final class Tape implements AutoCloseable {
         if (output.grad == null) output.grad = grad;
         else output.backend().axpby(1, output.grad, 1, grad, output.grad);
         for (int i = steps.size() - 1; i >= 0; i--) {
+            if (sites != null) dev.hrda.tensor.MemoryStats.doing("the backward step of " + sites.get(i));
+            if (!recipes.isEmpty()) for (Tensor o : saves.get(i)) if (o != null) restore(o);
             steps.get(i).run();
+            if (DEBUG_TRACE && sites != null) System.out.printf("TRACE %5d MiB %s%n", dev.hrda.tensor.MemoryStats.liveBytes(dev.hrda.tensor.Device.CPU) >> 20, sites.get(i));
             steps.set(i, null);  // let closures (and what they hold) go as soon as they ran
             releaseGrad(outputs.get(i));
             outputs.set(i, null);
@@ -183,7 +260,11 @@ public final class Tape implements AutoCloseable {
         steps.clear();
         outputs.clear();
         saves.clear();
-        if (sites != null) sites.clear();
+        recipes.clear();
+        if (sites != null) {
+            sites.clear();
+            dev.hrda.tensor.MemoryStats.doing(null);
+        }
     }
 
     public void backward(Tensor loss) {
@@ -212,6 +293,7 @@ public final class Tape implements AutoCloseable {
         outputs.clear();
         saves.clear();
         saveCounts.clear();
+        recipes.clear();
         dead.clear();  // still owned by their arenas, which free them
         if (CURRENT.get() == this) {
             if (previous == null) CURRENT.remove();

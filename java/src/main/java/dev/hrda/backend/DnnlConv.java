@@ -148,8 +148,11 @@ final class DnnlConv implements AutoCloseable {
         if (plans.containsKey(k)) return plans.get(k);
         Plan p = makePlan(k);
         // oneDNN runs dilated depthwise convolutions as grouped GEMMs (x64:gemm:jit, 0.2 GFLOP/s for
-        // the weight gradient of DAFormer's ASPP): our direct depthwise kernels are faster there
-        if (p != null && k.s().depthwise() && p.impl.contains("gemm")) p = null;
+        // the weight gradient of DAFormer's ASPP): our direct depthwise kernels are faster there; and
+        // the jit_dw kernel it picks for some dilations (6 in the ASPP) is no faster than ours either
+        // (ConvBench daformer_mitb0 512: 83 vs 40 ms forward) and reorders the whole input and output
+        // into temporaries: every dilated depthwise convolution runs on the direct kernels
+        if (p != null && k.s().depthwise() && (p.impl.contains("gemm") || k.s().dilH() > 1 || k.s().dilW() > 1)) p = null;
         plans.put(k, p);
         return p;
     }

@@ -225,11 +225,22 @@ public final class MixTransformer extends Backbone {
             fc2 = child("fc2", new Linear(be, dt, hidden, dim, true, r));
         }
 
+        /**
+         * Training keeps only the depthwise convolution's input of the three hidden-width
+         * activations: its output (GELU's input) and GELU's output (fc2's input) are recomputed in
+         * the backward pass ({@link F#recomputable}), a depthwise convolution and a GELU against
+         * the two hidden-width GEMMs around them.
+         */
         Tensor forward(Tensor x, int h, int w) {
             Tensor hidden = fc1.forward(x);
-            Tensor tokens = convOnTokens(dwconv.conv, hidden, h, w);
+            Tensor map = F.toMap(hidden, h, w);
             Scope.done(hidden);
-            Tensor act = F.gelu(tokens);
+            Tensor tokens = F.recomputable(m -> {
+                Tensor y = dwconv.conv.forward(m);
+                return Scope.replaced(y, F.toTokens(y));
+            }, map);
+            Scope.done(map);
+            Tensor act = F.recomputable(F::gelu, tokens);
             Scope.done(tokens);
             Tensor y = fc2.forward(act);
             Scope.done(act);

@@ -35,11 +35,39 @@ public final class ConvModule extends Module implements MapLayer {
         return new ConvModule(backend, dtype, in, out, kernel, padding, dilation, 1, true, true, r);
     }
 
+    /**
+     * Training keeps what PyTorch keeps for BN's backward (its input), but not the ReLU's output,
+     * which the next convolution also reads: it is recomputed from BN's input in the backward
+     * pass ({@link F#recomputable}: one elementwise pass, the memory of one activation per
+     * ConvModule for the whole backward pass). A depthwise convolution's output (BN's input) is
+     * recomputed the same way: it costs a fraction of the dense convolutions around it.
+     */
     @Override
     public Tensor forward(Tensor x) {
-        Tensor y = conv.forward(x);
+        boolean depthwise = conv.groups > 1 && conv.groups == x.dim(1) && conv.weight.dim(0) == conv.groups;
+        Tensor y = depthwise ? F.recomputable(conv::forward, x) : conv.forward(x);
+        if (bn != null && !y.requiresGrad) return bnReluInPlace(y);  // nothing records: over the convolution's output
+        if (bn != null && relu) {
+            Tensor z = depthwise ? F.recomputable(this::bnRelu, y, this::convBnRelu, x)
+                                 : F.recomputable(this::bnRelu, y);
+            return Scope.replaced(y, z);
+        }
         if (bn != null) y = Scope.replaced(y, bn.forward(y));
         return relu ? Scope.replaced(y, F.relu(y)) : y;
+    }
+
+    /** The whole module again, for a depthwise convolution's ReLU output: BN's input is not brought back for it. */
+    private Tensor convBnRelu(Tensor x) {
+        return bnReluInPlace(conv.forward(x));
+    }
+
+    private Tensor bnReluInPlace(Tensor y) {
+        return F.batchNormInPlace(y, bn.weight, bn.bias, bn.runningMean, bn.runningVar, bn.training(), bn.momentum, bn.eps, relu);
+    }
+
+    private Tensor bnRelu(Tensor y) {
+        Tensor z = bn.forward(y);
+        return Scope.replaced(z, F.relu(z));
     }
 
 }

@@ -14,6 +14,13 @@ public final class MemoryStats {
     /** -Dhrda.memory.peakTrace=true: remember where each device's peak was reached (a diagnostic: a stack trace per new peak). */
     private static final boolean PEAK_TRACE = Boolean.getBoolean("hrda.memory.peakTrace");
     private static final Throwable[] PEAK_AT = new Throwable[2];
+    /** What the thread is doing, named by its caller (the backward step's recording site), for the peak trace. */
+    private static final ThreadLocal<String> DOING = new ThreadLocal<>();
+
+    /** Names what this thread does now, for {@link #peakSite} (null: nothing to say). */
+    public static void doing(String what) {
+        if (PEAK_TRACE) DOING.set(what);
+    }
 
     private MemoryStats() {}
 
@@ -23,7 +30,9 @@ public final class MemoryStats {
         long before = PEAK[d.ordinal()].getAndAccumulate(now, Math::max);
         if (PEAK_TRACE && now > before) {
             synchronized (PEAK_AT) {
-                PEAK_AT[d.ordinal()] = new Throwable("peak " + (now >> 20) + " MiB live, allocating " + bytes + " bytes");
+                String doing = DOING.get();
+                PEAK_AT[d.ordinal()] = new Throwable("peak " + (now >> 20) + " MiB live, allocating " + bytes + " bytes"
+                                                     + (doing == null ? "" : ", in " + doing));
             }
         }
     }

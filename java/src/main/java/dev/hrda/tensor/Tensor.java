@@ -26,7 +26,10 @@ public final class Tensor implements AutoCloseable {
     private final int[] shape;
     private final long numel;
     private final Tensor base;       // non-null for views
+    /** Owners: the memory (0 once freed). Views: the byte offset into the base's memory. */
     private long address;
+    /** Views only: set by {@link #free()}, after which the view may not be read. */
+    private boolean dropped;
 
     /** Gradient of a loss with respect to this tensor; same shape and dtype. */
     public Tensor grad;
@@ -40,8 +43,10 @@ public final class Tensor implements AutoCloseable {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.numel = numel(shape);
-        this.address = address;
         this.base = base;
+        // a view resolves its address through the base, so that it follows the base's memory when
+        // autograd drops and recomputes an activation (dropStorage / takeStorage)
+        this.address = base == null ? address : address - base.address;
     }
 
     /** Allocates uninitialised memory; adopted by the current arena if one is open. */
@@ -144,12 +149,16 @@ public final class Tensor implements AutoCloseable {
     public int dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
 
     public long address() {
-        if (base != null && base.address == 0) throw new IllegalStateException("view of a freed tensor " + describe());
+        if (base != null) {
+            if (dropped) throw new IllegalStateException("use of a freed tensor " + describe());
+            if (base.address == 0) throw new IllegalStateException("view of a freed tensor " + describe());
+            return base.address + address;
+        }
         if (address == 0 && numel > 0) throw new IllegalStateException("use of a freed tensor " + describe());
         return address;
     }
 
-    public boolean isFreed() { return address == 0 && (numel > 0 || base == null); }
+    public boolean isFreed() { return base != null ? dropped : address == 0; }
 
     public String shapeString() { return Arrays.toString(shape); }
 
@@ -250,11 +259,43 @@ public final class Tensor implements AutoCloseable {
 
     /** Frees the memory (and the gradient) now. Idempotent; views only drop their reference. */
     void free() {
-        if (base == null && address != 0) {
+        if (base != null) {
+            dropped = true;
+            return;
+        }
+        if (address != 0) {
             MemoryPool.release(backend, address, bytes());
             MemoryStats.freed(backend.device(), bytes());
         }
         address = 0;
+    }
+
+    /**
+     * Frees this tensor's memory but not the tensor: autograd drops an activation that is cheap to
+     * recompute once the forward is done with it, and gives it memory again with
+     * {@link #takeStorage} when the backward pass first reads it. Until then any use fails as a
+     * freed tensor's would. Its views follow it (they resolve their address through it).
+     */
+    public void dropStorage() {
+        if (base != null) throw new IllegalStateException("dropStorage of a view " + describe());
+        free();
+    }
+
+    /**
+     * Gives a tensor emptied by {@link #dropStorage} the memory of {@code from} (a fresh owner of
+     * the same size, e.g. the recomputed activation), which is left freed without releasing it.
+     * The tensor is adopted by the current arena, as a fresh allocation would be, so that it is
+     * freed at the arena's end at the latest.
+     */
+    public void takeStorage(Tensor from) {
+        if (base != null || address != 0) throw new IllegalStateException("takeStorage: " + describe() + " still has memory or is a view");
+        if (from.base != null || from.address == 0 || from.bytes() != bytes() || from.backend != backend) {
+            throw new IllegalArgumentException("takeStorage: " + from.describe() + " cannot give its memory to " + describe());
+        }
+        address = from.address;
+        from.address = 0;
+        Arena a = Arena.current();
+        if (a != null) a.adopt(this);
     }
 
     /**
