@@ -233,7 +233,7 @@ public final class F {
         if (tape != null) {
             Tensor mask = kind == Activation.GELU ? x : y;
             tape.push(() -> {
-                if (y.grad == null || !x.requiresGrad) return;
+                if (y.grad == null) return;
                 Tensor in = kind == Activation.SIGMOID ? null : mask, out = kind == Activation.SIGMOID ? y : null;
                 if (gradInPlace(x, y)) {
                     x.backend().activationBackward(kind, in, out, x.grad, x.grad, false);
